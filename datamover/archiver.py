@@ -1,0 +1,539 @@
+"""Backup of a directory tree into a repository: the tree walk, file reading and chunk storing.
+
+Three kinds of threads share the work:
+
+* the caller's thread walks the tree depth-first and hands files to the file pool;
+* `files` file threads read and chunk one file each, and hand every chunk to the chunk pool
+  without waiting for it, so one large file still keeps every core busy;
+* chunk threads hash, compress, encrypt and add chunks to packs (`Repository.save_blob`);
+  the repository uploads full packs from its own pool, which overlaps with reading.
+
+A directory's tree is saved by whichever thread completes its last child, so finished
+directories are written and forgotten while the walk goes on. Bytes in flight are bounded by
+the memory budget (read buffers and chunks between read and pack).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import structlog
+
+from datamover.backend.base import FileType
+from datamover.budget import plan_memory, return_freed_memory_promptly
+from datamover.chunker import Chunker
+from datamover.ids import hash_bytes
+from datamover.jobs import (
+    BackupCheckpoint,
+    BackupOptions,
+    BackupProgress,
+    BackupProgressCallback,
+    BackupResult,
+)
+from datamover.repository import BlobType, RepoCheckpoint, Repository
+from datamover.scanner import Entry, count_tree, list_dir, node_fields
+from datamover.snapshots import Snapshot
+from datamover.tree import Node, NodeType, Tree
+
+log = structlog.get_logger(__name__)
+
+_O_NOATIME = getattr(os, "O_NOATIME", 0)
+_ORPHAN_CLOCK_MARGIN_S = 30.0
+
+
+class BackupAborted(Exception):
+    """The backup stopped because of an earlier failure in another thread."""
+
+
+@dataclass
+class _Stats:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    files: int = 0
+    files_unmodified: int = 0
+    dirs: int = 0
+    bytes_read: int = 0
+    bytes_new: int = 0
+    current_file: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    files_total: int | None = None
+    bytes_total: int | None = None
+
+    def add(self, **deltas: int) -> None:
+        with self.lock:
+            for name, value in deltas.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def warn(self, message: str) -> None:
+        log.warning("backup.warning", message=message)
+        with self.lock:
+            self.warnings.append(message)
+
+
+@dataclass(frozen=True, slots=True)
+class _FileRead:
+    st: os.stat_result
+    """The file's status when it was opened: the node's metadata."""
+    content: list[bytes]
+    size: int
+    """Bytes actually read, which is the node's size (restic checks it against the content)."""
+    changed: bool
+
+
+class _DirJob:
+    """A directory whose children are being archived; saved when the last one completes."""
+
+    def __init__(
+        self,
+        archiver: Archiver,
+        entry: Entry,
+        parent: _DirJob | None,
+        slot: int,
+    ) -> None:
+        self._archiver = archiver
+        self._entry = entry
+        self._parent = parent
+        self._slot = slot
+        self._nodes: list[Node | None] = []
+        self._pending = 0
+        self._sealed = False
+        self._lock = threading.Lock()
+
+    def add_slot(self) -> int:
+        with self._lock:
+            self._nodes.append(None)
+            self._pending += 1
+            return len(self._nodes) - 1
+
+    def complete(self, slot: int, node: Node | None) -> None:
+        with self._lock:
+            self._nodes[slot] = node
+            self._pending -= 1
+            ready = self._sealed and self._pending == 0
+        if ready:
+            self._finish()
+
+    def seal(self) -> None:
+        """No more children will be added."""
+        with self._lock:
+            self._sealed = True
+            ready = self._pending == 0
+        if ready:
+            self._finish()
+
+    def _finish(self) -> None:
+        archiver = self._archiver
+        try:
+            tree = Tree(nodes=[n for n in self._nodes if n is not None])
+            self._nodes = []
+            tree_id = archiver.repo.save_tree(tree)
+            node = Node.model_validate(
+                {**node_fields(self._entry.name, self._entry.st), "subtree": tree_id}
+            )
+        except BaseException as exc:
+            archiver.fail(exc)
+            node = None
+            tree_id = b""
+        archiver.stats.add(dirs=1)
+        if self._parent is not None:
+            self._parent.complete(self._slot, node)
+        else:
+            archiver.root_done(tree_id)
+
+
+class Archiver:
+    """One backup run. Not reusable."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        options: BackupOptions,
+        *,
+        progress: BackupProgressCallback | None = None,
+        resume_from: BackupCheckpoint | None = None,
+    ) -> None:
+        self.repo = repo
+        self.options = options
+        self.stats = _Stats()
+        self._progress = progress
+        self._resume_from = resume_from
+        self._chunker = Chunker(options.chunker)
+        self._workers = max(2, (os.cpu_count() or 2) + 1)
+        plan = plan_memory(
+            options.memory_limit_mib,
+            pack_size=repo.pack_size,
+            # Two open packs, and each pending upload joins its pack into one more copy.
+            pack_buffers=2 + 2 * repo.max_pending_packs,
+            max_chunk=options.chunker.max_size,
+            workers=self._workers,
+        )
+        self._read_budget, self._flight_budget = plan.budgets()
+        self._failure: BaseException | None = None
+        self._failure_lock = threading.Lock()
+        self._root_done = threading.Event()
+        self._root_tree: bytes = b""
+        self._file_slots = threading.BoundedSemaphore(options.files * 2)
+        self._chunk_pool = ThreadPoolExecutor(self._workers, thread_name_prefix="chunk")
+        self._file_pool = ThreadPoolExecutor(options.files, thread_name_prefix="file")
+        self._hardlinks: dict[tuple[int, int], tuple[int, int, list[bytes]]] = {}
+        self._started = time.monotonic()
+        self._uploaded_before = repo.stats.bytes_uploaded
+
+    # -- failure handling -------------------------------------------------------------
+
+    def fail(self, exc: BaseException) -> None:
+        with self._failure_lock:
+            if self._failure is None:
+                self._failure = exc
+        self._root_done.set()
+
+    def _check_failed(self) -> None:
+        if self._failure is not None:
+            raise BackupAborted from self._failure
+
+    def root_done(self, tree_id: bytes) -> None:
+        self._root_tree = tree_id
+        self._root_done.set()
+
+    # -- the run ----------------------------------------------------------------------
+
+    def run(self, source: str) -> BackupResult:
+        return_freed_memory_promptly()
+        label = os.path.abspath(source)
+        source = os.path.realpath(source)  # the source may be a symlink to the directory
+        root_st = os.stat(source)
+        if not stat.S_ISDIR(root_st.st_mode):
+            raise NotADirectoryError(f"{source} is not a directory")
+        if self._resume_from is not None:
+            resume_repository(self.repo, self._resume_from)
+        parent_tree = self._parent_tree()
+        counter = threading.Thread(target=self._count, args=(source,), daemon=True)
+        counter.start()
+        stop_progress = threading.Event()
+        reporter = threading.Thread(target=self._report_loop, args=(stop_progress,), daemon=True)
+        reporter.start()
+        try:
+            root = _DirJob(self, Entry(name="", path=source, st=root_st), None, 0)
+            try:
+                self._walk(source, "", root, parent_tree)
+            finally:
+                root.seal()
+            self._root_done.wait()
+            self._check_failed()
+            self._file_pool.shutdown(wait=True)
+            self._chunk_pool.shutdown(wait=True)
+            self.repo.flush()
+        except BaseException:
+            self._file_pool.shutdown(wait=False, cancel_futures=True)
+            self._chunk_pool.shutdown(wait=False, cancel_futures=True)
+            stop_progress.set()
+            if self._failure is not None and not isinstance(self._failure, BackupAborted):
+                raise self._failure from None
+            raise
+        stop_progress.set()
+        reporter.join()
+        snapshot_id = self.repo.save_snapshot(self._snapshot(label))
+        self._report(with_checkpoint=False)
+        stats = self.stats
+        return BackupResult(
+            snapshot_id=snapshot_id,
+            tree=self._root_tree.hex(),
+            files=stats.files,
+            files_unmodified=stats.files_unmodified,
+            dirs=stats.dirs,
+            bytes_read=stats.bytes_read,
+            bytes_new=stats.bytes_new,
+            bytes_uploaded=self._uploaded(),
+            duration=time.monotonic() - self._started,
+            warnings=list(stats.warnings),
+        )
+
+    def _snapshot(self, source: str) -> Snapshot:
+        snapshot = Snapshot.new(
+            self._root_tree,
+            list(self.options.paths or (source,)),
+            tags=list(self.options.tags),
+            hostname=self.options.hostname,
+            parent=bytes.fromhex(self._parent_id) if self._parent_id else None,
+        )
+        snapshot.excludes = list(self.options.exclude) or None
+        return snapshot
+
+    _parent_id: str | None = None
+
+    def _parent_tree(self) -> Tree | None:
+        if self.options.parent is None:
+            return None
+        snapshot_id, snapshot = self.repo.load_snapshot(self.options.parent)
+        self._parent_id = snapshot_id
+        return self.repo.load_tree(snapshot.tree)
+
+    # -- walking ----------------------------------------------------------------------
+
+    def _excluded(self, rel: str) -> bool:
+        return any(fnmatch.fnmatch(rel, pattern) for pattern in self.options.exclude)
+
+    def _walk(self, path: str, rel: str, job: _DirJob, parent_tree: Tree | None) -> None:
+        old_nodes = {n.name: n for n in parent_tree.nodes} if parent_tree is not None else {}
+        try:
+            entries = list(list_dir(path))
+        except OSError as exc:
+            self.stats.warn(f"cannot list {path}: {exc.strerror or exc}")
+            return
+        for entry in entries:
+            self._check_failed()
+            entry_rel = f"{rel}/{entry.name}" if rel else entry.name
+            if self._excluded(entry_rel):
+                continue
+            kind = entry.type
+            if kind not in (NodeType.FILE, NodeType.DIR, NodeType.SYMLINK):
+                self.stats.warn(f"skipped {entry.path}: {kind or 'unknown type'}, not stored")
+                continue
+            old = old_nodes.get(entry.name)
+            slot = job.add_slot()
+            if kind is NodeType.FILE:
+                self._file_slots.acquire()
+                try:
+                    self._file_pool.submit(self._file_job, entry, old, job, slot)
+                except BaseException:
+                    self._file_slots.release()
+                    job.complete(slot, None)
+                    raise
+            elif kind is NodeType.SYMLINK:
+                job.complete(slot, self._symlink_node(entry))
+            else:
+                child = _DirJob(self, entry, job, slot)
+                try:
+                    old_tree = self._old_subtree(old)
+                    self._walk(entry.path, entry_rel, child, old_tree)
+                finally:
+                    child.seal()
+
+    def _old_subtree(self, old: Node | None) -> Tree | None:
+        if old is None or old.type is not NodeType.DIR or old.subtree is None:
+            return None
+        return self.repo.load_tree(old.subtree)
+
+    def _symlink_node(self, entry: Entry) -> Node | None:
+        try:
+            target = os.readlink(entry.path)
+        except OSError as exc:
+            self.stats.warn(f"cannot read symlink {entry.path}: {exc.strerror or exc}")
+            return None
+        self.stats.add(files=1)
+        return Node.model_validate({**node_fields(entry.name, entry.st), "linktarget": target})
+
+    # -- files ------------------------------------------------------------------------
+
+    def _file_job(self, entry: Entry, old: Node | None, job: _DirJob, slot: int) -> None:
+        node: Node | None = None
+        try:
+            if self._failure is None:
+                node = self._archive_file(entry, old)
+        except BaseException as exc:
+            self.fail(exc)
+        finally:
+            self._file_slots.release()
+        job.complete(slot, node)
+
+    def _unchanged(self, st: os.stat_result, old: Node | None) -> list[bytes] | None:
+        """The parent's content of an unchanged file, if all of it is still stored."""
+        if (
+            old is None
+            or old.type is not NodeType.FILE
+            or old.content is None
+            or old.size != st.st_size
+        ):
+            return None
+        if old.mtime.unix_ns != st.st_mtime_ns:
+            return None
+        if old.inode != st.st_ino and old.ctime.unix_ns != st.st_ctime_ns:
+            return None
+        content = list(old.content)
+        if not all(self.repo.has_blob(BlobType.DATA, b) for b in content):
+            return None
+        return content
+
+    def _archive_file(self, entry: Entry, old: Node | None) -> Node | None:
+        self.stats.current_file = entry.path
+        unchanged = self._unchanged(entry.st, old)
+        if unchanged is not None:
+            self.stats.add(files=1, files_unmodified=1)
+            return self._file_node(entry.name, entry.st, unchanged, entry.st.st_size)
+        read = self._read_file(entry.path)
+        if read is not None and read.changed:
+            # A live volume: the file was written while we read it. Once more, then keep it.
+            read = self._read_file(entry.path)
+            if read is not None and read.changed:
+                self.stats.warn(f"{entry.path} changed again while it was read; kept as read")
+        if read is None:
+            return None
+        self.stats.add(files=1)
+        return self._file_node(entry.name, read.st, read.content, read.size)
+
+    def _read_file(self, path: str) -> _FileRead | None:
+        """Read and store a file's content; None (with a warning) if it cannot be read."""
+        try:
+            fd = _open_for_reading(path)
+        except FileNotFoundError:
+            self.stats.warn(f"{path} vanished before it was read")
+            return None
+        except OSError as exc:
+            self.stats.warn(f"cannot read {path}: {exc.strerror or exc}")
+            return None
+        try:
+            before = os.fstat(fd)
+            if not stat.S_ISREG(before.st_mode):
+                self.stats.warn(f"skipped {path}: no longer a regular file")
+                return None
+            content, size = self._read_content(fd, before)
+            after = os.fstat(fd)
+        except OSError as exc:
+            self.stats.warn(f"cannot read {path}: {exc.strerror or exc}")
+            return None
+        finally:
+            os.close(fd)
+        changed = (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
+        return _FileRead(before, content, size, changed or size != before.st_size)
+
+    def _read_content(self, fd: int, st: os.stat_result) -> tuple[list[bytes], int]:
+        """Chunk the open file; returns the blob ids and how many bytes were read."""
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1:
+            known = self._hardlinks.get(key)
+            if known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
+                return list(known[2]), st.st_size
+        parts: list[Future[bytes] | bytes] = []
+        size = 0
+        # A file below the minimal chunk size is one chunk: storing it here saves the hand-off.
+        inline = st.st_size < self._chunker.params.min_size
+
+        def read_into(buffer: memoryview) -> int:
+            return os.readv(fd, [buffer])
+
+        with self._read_budget.reserve(self._chunker.buffer_size_for(st.st_size)):
+            for view in self._chunker.chunks(read_into, st.st_size):
+                self._check_failed()
+                taken = self._flight_budget.acquire(len(view))
+                data = bytes(view)
+                size += len(data)
+                self.stats.add(bytes_read=len(data))
+                if inline:
+                    parts.append(self._store_chunk(data, taken))
+                else:
+                    parts.append(self._chunk_pool.submit(self._store_chunk, data, taken))
+        content = [p if isinstance(p, bytes) else p.result() for p in parts]
+        if st.st_nlink > 1:
+            self._hardlinks[key] = (st.st_size, st.st_mtime_ns, content)
+        return content, size
+
+    def _store_chunk(self, data: bytes, taken: int) -> bytes:
+        try:
+            blob_id = hash_bytes(data)
+            _, new = self.repo.save_blob(BlobType.DATA, data, blob_id)
+            if new:
+                self.stats.add(bytes_new=len(data))
+            return blob_id
+        finally:
+            self._flight_budget.release(taken)
+
+    @staticmethod
+    def _file_node(name: str, st: os.stat_result, content: list[bytes], size: int) -> Node:
+        fields = node_fields(name, st)
+        fields["size"] = size
+        fields["content"] = content
+        return Node.model_validate(fields)
+
+    def _uploaded(self) -> int:
+        return self.repo.stats.bytes_uploaded - self._uploaded_before
+
+    # -- progress ---------------------------------------------------------------------
+
+    def _count(self, source: str) -> None:
+        """Count files and bytes for the progress totals, beside the real walk."""
+        files, size = count_tree(source)
+        with self.stats.lock:
+            self.stats.files_total = files
+            self.stats.bytes_total = size
+
+    def _report_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self.options.progress_interval):
+            try:
+                self._report(with_checkpoint=True)
+            except BaseException as exc:
+                # A failing callback (e.g. a cancelled activity's heartbeat) stops the run.
+                self.fail(exc)
+                return
+
+    def _report(self, *, with_checkpoint: bool) -> None:
+        if self._progress is None:
+            return
+        checkpoint = None
+        if with_checkpoint:
+            checkpoint = BackupCheckpoint(repo=self.repo.checkpoint(), taken_at=time.time())
+        stats = self.stats
+        with stats.lock:
+            progress = BackupProgress(
+                files_done=stats.files,
+                files_total=stats.files_total,
+                dirs_done=stats.dirs,
+                bytes_read=stats.bytes_read,
+                bytes_total=stats.bytes_total,
+                bytes_new=stats.bytes_new,
+                bytes_uploaded=self._uploaded(),
+                current_file=stats.current_file,
+                elapsed=time.monotonic() - self._started,
+                checkpoint=checkpoint,
+            )
+        self._progress(progress)
+
+
+def resume_repository(repo: Repository, checkpoint: BackupCheckpoint) -> None:
+    """Adopt what an interrupted run stored, so none of it is uploaded again.
+
+    Besides the packs the checkpoint names, this adopts packs that no index names and that
+    were written after the checkpoint was taken: the interrupted run uploaded them between
+    its last checkpoint and its end. (Should one belong to a concurrent writer instead, it
+    is merely named by two index files, which restic accepts.)
+    """
+    since = checkpoint.taken_at - _ORPHAN_CLOCK_MARGIN_S
+    known = set(checkpoint.repo.packs)
+    orphans = [
+        info.name
+        for info in repo.backend.list(FileType.DATA)
+        if info.mtime >= since
+        and info.name not in known
+        and not repo.index.has_pack(bytes.fromhex(info.name))
+    ]
+    if orphans:
+        log.info("backup.resume.orphans", packs=len(orphans))
+    repo.resume(
+        RepoCheckpoint(packs=[*checkpoint.repo.packs, *orphans], indexes=checkpoint.repo.indexes)
+    )
+
+
+def _open_for_reading(path: str) -> int:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(path, flags | _O_NOATIME)
+    except PermissionError:
+        # O_NOATIME is only allowed to the file's owner (or root).
+        return os.open(path, flags)
+
+
+def backup_tree(
+    repo: Repository,
+    source: str,
+    options: BackupOptions,
+    *,
+    progress: Callable[[BackupProgress], None] | None = None,
+    resume_from: BackupCheckpoint | None = None,
+) -> BackupResult:
+    """Back up the directory `source` into `repo` and save a snapshot of it."""
+    return Archiver(repo, options, progress=progress, resume_from=resume_from).run(source)

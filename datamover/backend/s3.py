@@ -1,0 +1,176 @@
+"""A repository under a prefix of an S3 bucket, in restic's default layout.
+
+One boto3 client is shared by all threads (boto3 clients are thread-safe); its connection
+pool is sized for the uploader and reader threads so parallel requests do not queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from datamover.backend.base import FileInfo, FileType, relative_path
+from datamover.errors import (
+    AccessDeniedError,
+    BackendError,
+    BackendUnreachableError,
+    FileNotFoundInBackendError,
+    RepositoryNotFoundError,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "403"}
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+class S3Backend:
+    def __init__(
+        self,
+        endpoint: str,
+        bucket: str,
+        prefix: str,
+        *,
+        access_key: str | None,
+        secret_key: str | None,
+        region: str = "us-east-1",
+        max_connections: int = 32,
+    ) -> None:
+        self.endpoint = endpoint
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        config = Config(
+            region_name=region,
+            max_pool_connections=max_connections,
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 5, "mode": "standard"},
+            connect_timeout=10,
+            read_timeout=120,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        self._client: S3Client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=config,
+        )
+
+    @property
+    def location(self) -> str:
+        path = f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
+        return f"s3:{self.endpoint.rstrip('/')}/{path}"
+
+    def _key(self, file_type: FileType, name: str) -> str:
+        rel = relative_path(file_type, name)
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+    def _fail(self, exc: Exception, what: str) -> NoReturn:
+        if isinstance(exc, EndpointConnectionError):
+            raise BackendUnreachableError(f"cannot reach {self.endpoint} ({what})") from exc
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _DENIED:
+                raise AccessDeniedError(f"access denied by {self.location} ({what})") from exc
+            if code == "NoSuchBucket":
+                raise RepositoryNotFoundError(
+                    f"bucket {self.bucket!r} does not exist at {self.endpoint}"
+                ) from exc
+            if code in _MISSING:
+                raise FileNotFoundInBackendError(
+                    f"{what} does not exist in {self.location}"
+                ) from exc
+            raise BackendError(f"{what} failed at {self.location}: {code}") from exc
+        if isinstance(exc, BotoCoreError):
+            raise BackendUnreachableError(f"{what} failed at {self.endpoint}: {exc}") from exc
+        raise exc
+
+    def create_layout(self) -> None:
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code not in ("404", "NoSuchBucket", "NotFound"):
+                self._fail(exc, "checking the bucket")
+            try:
+                self._client.create_bucket(Bucket=self.bucket)
+            except (ClientError, BotoCoreError) as create_exc:
+                self._fail(create_exc, "creating the bucket")
+        except BotoCoreError as exc:
+            self._fail(exc, "checking the bucket")
+
+    def save(self, file_type: FileType, name: str, data: bytes) -> None:
+        key = self._key(file_type, name)
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(exc, f"writing {key}")
+
+    def load(self, file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
+        key = self._key(file_type, name)
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if offset or length >= 0:
+            end = "" if length < 0 else str(offset + length - 1)
+            kwargs["Range"] = f"bytes={offset}-{end}"
+        try:
+            response = self._client.get_object(**kwargs)
+            body: bytes = response["Body"].read()
+            return body
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(exc, f"reading {key}")
+
+    def stat(self, file_type: FileType, name: str) -> FileInfo:
+        key = self._key(file_type, name)
+        try:
+            head = self._client.head_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(exc, f"reading {key}")
+        return FileInfo(
+            name=name, size=head["ContentLength"], mtime=head["LastModified"].timestamp()
+        )
+
+    def exists(self, file_type: FileType, name: str) -> bool:
+        try:
+            self.stat(file_type, name)
+        except FileNotFoundInBackendError:
+            return False
+        return True
+
+    def list(self, file_type: FileType) -> Iterator[FileInfo]:
+        if file_type is FileType.CONFIG:
+            if self.exists(FileType.CONFIG, "config"):
+                yield self.stat(FileType.CONFIG, "config")
+            return
+        base = f"{self.prefix}/{file_type.value}/" if self.prefix else f"{file_type.value}/"
+        paginator = self._client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=base):
+                for item in page.get("Contents", []):
+                    name = item["Key"].rsplit("/", 1)[-1]
+                    if not name or name.startswith("."):
+                        continue
+                    yield FileInfo(
+                        name=name, size=item["Size"], mtime=item["LastModified"].timestamp()
+                    )
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(exc, f"listing {base}")
+
+    def remove(self, file_type: FileType, name: str) -> None:
+        key = self._key(file_type, name)
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code not in _MISSING:
+                self._fail(exc, f"deleting {key}")
+        except BotoCoreError as exc:
+            self._fail(exc, f"deleting {key}")
+
+    def close(self) -> None:
+        self._client.close()

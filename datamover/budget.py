@@ -1,0 +1,132 @@
+"""The memory budget: how many bytes may be in flight so the process stays under its limit.
+
+The data mover's limit (512 MiB to 8 GiB) is split into a fixed part (the interpreter and its
+libraries, the repository's pack buffers) and two budgets that bound what scales with the
+work: read buffers of open files, and chunks between the read and the pack. They are two
+budgets, not one, so that readers holding buffers can never starve the chunks that free them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MiB = 1024 * 1024
+
+MIN_LIMIT_MIB = 512
+MAX_LIMIT_MIB = 8192
+DEFAULT_LIMIT_MIB = 1024
+
+# Interpreter, boto3, pydantic, cryptography, thread stacks, allocator slack (measured: an
+# idle backup process is ~90 MiB).
+_BASELINE = 160 * MiB
+# A chunk in a worker exists up to three times at once: plaintext, compressed, encrypted.
+_COPIES_PER_CHUNK = 3
+
+
+class ByteBudget:
+    """A counting semaphore in bytes. A request larger than the whole budget is clipped to it,
+    so one oversized item still proceeds alone instead of waiting forever."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity <= 0:
+            raise ValueError("budget capacity must be positive")
+        self.capacity = capacity
+        self._free = capacity
+        self._cond = threading.Condition()
+
+    def acquire(self, n: int) -> int:
+        """Wait until `n` bytes are free, take them, and return what must be released."""
+        n = max(0, min(n, self.capacity))
+        with self._cond:
+            self._cond.wait_for(lambda: self._free >= n)
+            self._free -= n
+        return n
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self._free += n
+            self._cond.notify_all()
+
+    @property
+    def in_use(self) -> int:
+        with self._cond:
+            return self.capacity - self._free
+
+    @contextmanager
+    def reserve(self, n: int) -> Iterator[None]:
+        taken = self.acquire(n)
+        try:
+            yield
+        finally:
+            self.release(taken)
+
+
+class MemoryPlan(BaseModel):
+    """How a memory limit is spent; all figures in bytes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    limit: int
+    fixed: int = Field(description="interpreter baseline plus the repository's pack buffers")
+    read_buffers: int = Field(description="budget for the read buffers of open files")
+    in_flight: int = Field(description="budget for chunks between read and pack")
+
+    def budgets(self) -> tuple[ByteBudget, ByteBudget]:
+        """Fresh (read buffers, in-flight chunks) semaphores for one run."""
+        return ByteBudget(self.read_buffers), ByteBudget(self.in_flight)
+
+
+def plan_memory(
+    limit_mib: int,
+    *,
+    pack_size: int,
+    pack_buffers: int,
+    max_chunk: int,
+    workers: int,
+) -> MemoryPlan:
+    """Split `limit_mib` between fixed costs and the two budgets.
+
+    `pack_buffers` is how many packs the repository may hold in memory at once (open plus
+    pending uploads). The rest is shared: the in-flight budget first gets room for every
+    worker to hold a maximal chunk in all its copies, then both budgets split what is left.
+    """
+    if not MIN_LIMIT_MIB <= limit_mib <= MAX_LIMIT_MIB:
+        raise ValueError(f"memory limit must be {MIN_LIMIT_MIB}..{MAX_LIMIT_MIB} MiB")
+    limit = limit_mib * MiB
+    fixed = _BASELINE + pack_size * pack_buffers
+    rest = limit - fixed - workers * _COPIES_PER_CHUNK * max_chunk
+    if rest < 4 * max_chunk:
+        raise ValueError(
+            f"a memory limit of {limit_mib} MiB is too small for {pack_buffers} pack buffers "
+            f"of {pack_size // MiB} MiB and {workers} workers"
+        )
+    # Chunks in flight are counted once (their plaintext); the extra copies are held by the
+    # workers only, which the reservation above covers.
+    return MemoryPlan(limit=limit, fixed=fixed, read_buffers=rest // 2, in_flight=rest // 2)
+
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+
+
+def return_freed_memory_promptly() -> None:
+    """Make glibc give large freed buffers back to the kernel at once.
+
+    By default glibc raises its mmap threshold to the size of the largest freed block and
+    keeps one arena per thread, so MiB-sized chunk buffers pile up in arenas and the RSS
+    grows far past the bytes actually in use. A fixed threshold (which also disables the
+    dynamic adjustment) and few arenas keep the RSS close to the budget. No-op off glibc.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the interpreter runs on
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
+    mallopt(_M_TRIM_THRESHOLD, 1 * MiB)
+    mallopt(_M_ARENA_MAX, 2)

@@ -1,0 +1,118 @@
+"""restic's authenticated encryption: AES-256-CTR, then Poly1305-AES over the ciphertext.
+
+A sealed message is ``IV (16) || CIPHERTEXT || MAC (16)``. The IV doubles as the Poly1305-AES
+nonce: the one-time Poly1305 key is ``r || AES-128_k(IV)``; Poly1305 clamps ``r`` itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.poly1305 import Poly1305
+
+IV_SIZE = 16
+MAC_SIZE = 16
+OVERHEAD = IV_SIZE + MAC_SIZE
+"""Bytes a plaintext grows by when sealed."""
+
+
+class AuthenticationError(Exception):
+    """The MAC did not verify: wrong key or modified data."""
+
+
+@dataclass(frozen=True, slots=True)
+class MasterKey:
+    """The repository's keys: AES-256 encryption key and the Poly1305-AES pair (k, r)."""
+
+    encrypt: bytes
+    mac_k: bytes
+    mac_r: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.encrypt) != 32 or len(self.mac_k) != 16 or len(self.mac_r) != 16:
+            raise ValueError("invalid key sizes")
+
+    def __repr__(self) -> str:  # never print key material
+        return "MasterKey(<secret>)"
+
+    @classmethod
+    def random(cls) -> MasterKey:
+        return cls(encrypt=os.urandom(32), mac_k=os.urandom(16), mac_r=os.urandom(16))
+
+    @classmethod
+    def from_derived(cls, derived: bytes) -> MasterKey:
+        """Split 64 KDF bytes the way restic does: encryption key, then k, then r."""
+        return cls(encrypt=derived[:32], mac_k=derived[32:48], mac_r=derived[48:64])
+
+    def to_json(self) -> dict[str, Any]:
+        """restic's master key JSON (Go encodes []byte as standard base64)."""
+        return {
+            "mac": {"k": _b64(self.mac_k), "r": _b64(self.mac_r)},
+            "encrypt": _b64(self.encrypt),
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> MasterKey:
+        return cls(
+            encrypt=base64.b64decode(doc["encrypt"]),
+            mac_k=base64.b64decode(doc["mac"]["k"]),
+            mac_r=base64.b64decode(doc["mac"]["r"]),
+        )
+
+    def _mac(self, iv: bytes, ciphertext: bytes | memoryview) -> bytes:
+        aes_k = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()  # noqa: S305
+        s = aes_k.update(iv) + aes_k.finalize()
+        return Poly1305.generate_tag(self.mac_r + s, ciphertext)
+
+    def seal(self, plaintext: bytes | bytearray | memoryview) -> bytes:
+        """Encrypt and authenticate with a fresh random IV."""
+        iv = os.urandom(IV_SIZE)
+        encryptor = Cipher(algorithms.AES(self.encrypt), modes.CTR(iv)).encryptor()
+        ciphertext = encryptor.update(plaintext) + encryptor.finalize()
+        return b"".join((iv, ciphertext, self._mac(iv, ciphertext)))
+
+    def open(self, sealed: bytes | bytearray | memoryview) -> bytes:
+        """Verify and decrypt; AuthenticationError if the MAC does not match."""
+        if len(sealed) < OVERHEAD:
+            raise AuthenticationError("ciphertext too short")
+        view = memoryview(sealed)
+        iv = bytes(view[:IV_SIZE])
+        ciphertext = view[IV_SIZE:-MAC_SIZE]
+        if not hmac.compare_digest(self._mac(iv, ciphertext), bytes(view[-MAC_SIZE:])):
+            raise AuthenticationError("ciphertext verification failed")
+        decryptor = Cipher(algorithms.AES(self.encrypt), modes.CTR(iv)).decryptor()
+        return decryptor.update(ciphertext) + decryptor.finalize()
+
+
+@dataclass(frozen=True, slots=True)
+class ScryptParams:
+    """scrypt cost parameters, stored in each key file (restic's defaults)."""
+
+    n: int = 32768
+    r: int = 8
+    p: int = 4
+
+
+def derive_key(password: str, salt: bytes, params: ScryptParams) -> MasterKey:
+    """The user key that seals a key file's master key: 64 scrypt bytes split like restic."""
+    maxmem = 128 * params.r * (params.n + params.p + 2) + (1 << 20)
+    derived = hashlib.scrypt(
+        password.encode(),
+        salt=salt,
+        n=params.n,
+        r=params.r,
+        p=params.p,
+        maxmem=maxmem,
+        dklen=64,
+    )
+    return MasterKey.from_derived(derived)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

@@ -1,0 +1,135 @@
+"""Timestamps as restic writes them: Go's RFC 3339 with nanoseconds and the writer's offset.
+
+Python's datetime stops at microseconds; file times need nanoseconds to survive a round
+trip (restore sets them with ``os.utime(ns=...)``), so a timestamp is kept as integer
+nanoseconds since the epoch plus the UTC offset it was written with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+_NS = 1_000_000_000
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+@dataclass(frozen=True, slots=True, order=False)
+class GoTime:
+    """An instant (``unix_ns``) and the UTC offset in seconds it is displayed with."""
+
+    unix_ns: int
+    utc_offset: int = 0
+
+    @classmethod
+    def from_unix_ns(cls, unix_ns: int, utc_offset: int | None = None) -> GoTime:
+        """Local offset by default, as Go's ``time.Unix`` gives; pass 0 for UTC."""
+        if utc_offset is None:
+            utc_offset = _local_offset(unix_ns // _NS)
+        return cls(unix_ns, utc_offset)
+
+    @classmethod
+    def now(cls) -> GoTime:
+        return cls.from_unix_ns(time.time_ns())
+
+    @classmethod
+    def from_datetime(cls, value: dt.datetime) -> GoTime:
+        if value.tzinfo is None:
+            value = value.astimezone()
+        offset = value.utcoffset()
+        seconds = (value.date().toordinal() - _EPOCH_ORDINAL) * 86400 + (
+            value.hour * 3600 + value.minute * 60 + value.second
+        )
+        offset_s = int(offset.total_seconds()) if offset is not None else 0
+        return cls((seconds - offset_s) * _NS + value.microsecond * 1000, offset_s)
+
+    @classmethod
+    def parse(cls, text: str) -> GoTime:
+        match = _RFC3339.match(text)
+        if match is None:
+            raise ValueError(f"invalid RFC 3339 time {text!r}")
+        year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+        fraction, zone = match.group(7), match.group(8)
+        offset = 0
+        if zone not in ("Z", "z"):
+            sign = -1 if zone[0] == "-" else 1
+            offset = sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+        days = dt.date(year, month, day).toordinal() - _EPOCH_ORDINAL
+        seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
+        nanos = int((fraction or "0")[:9].ljust(9, "0"))
+        return cls(seconds * _NS + nanos, offset)
+
+    def format(self) -> str:
+        """Go's ``time.RFC3339Nano``: trailing zeros of the fraction dropped, ``Z`` for UTC."""
+        seconds, nanos = divmod(self.unix_ns, _NS)
+        local = seconds + self.utc_offset
+        days, rest = divmod(local, 86400)
+        ordinal = min(max(days + _EPOCH_ORDINAL, 1), dt.date.max.toordinal())
+        date = dt.date.fromordinal(ordinal)
+        hour, rest = divmod(rest, 3600)
+        minute, second = divmod(rest, 60)
+        text = (
+            f"{date.year:04d}-{date.month:02d}-{date.day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+        )
+        if nanos:
+            text += "." + f"{nanos:09d}".rstrip("0")
+        if self.utc_offset == 0:
+            return text + "Z"
+        sign = "-" if self.utc_offset < 0 else "+"
+        off_h, off_m = divmod(abs(self.utc_offset) // 60, 60)
+        return f"{text}{sign}{off_h:02d}:{off_m:02d}"
+
+    def to_datetime(self) -> dt.datetime:
+        """Microsecond precision, for display and comparisons across snapshots."""
+        zone = dt.timezone(dt.timedelta(seconds=self.utc_offset))
+        base = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        return (base + dt.timedelta(microseconds=self.unix_ns // 1000)).astimezone(zone)
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def __lt__(self, other: GoTime) -> bool:
+        return self.unix_ns < other.unix_ns
+
+    def __le__(self, other: GoTime) -> bool:
+        return self.unix_ns <= other.unix_ns
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def validate(value: Any) -> GoTime:
+            if isinstance(value, GoTime):
+                return value
+            if isinstance(value, str):
+                return cls.parse(value)
+            if isinstance(value, dt.datetime):
+                return cls.from_datetime(value)
+            raise ValueError(f"cannot read a time from {type(value).__name__}")
+
+        return core_schema.no_info_plain_validator_function(
+            validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda value: value.format(), when_used="json"
+            ),
+        )
+
+
+ZERO_TIME = GoTime.parse("0001-01-01T00:00:00Z")
+"""Go's zero ``time.Time``, which restic writes for unset times."""
+
+
+def _local_offset(unix_s: int) -> int:
+    try:
+        return time.localtime(unix_s).tm_gmtoff
+    except (OverflowError, OSError, ValueError):
+        return 0

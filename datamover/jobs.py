@@ -1,0 +1,111 @@
+"""Options, progress and results of backup and restore jobs: the engine's public models.
+
+They cross process boundaries (Temporal activity arguments and heartbeats, `--json` output),
+so they are pydantic models and the checkpoint stays small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from datamover.budget import DEFAULT_LIMIT_MIB, MAX_LIMIT_MIB, MIN_LIMIT_MIB
+from datamover.chunker import ChunkerParams
+from datamover.repository import RepoCheckpoint
+
+MemoryLimitMiB = Field(default=DEFAULT_LIMIT_MIB, ge=MIN_LIMIT_MIB, le=MAX_LIMIT_MIB)
+
+
+class BackupOptions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    files: int = Field(default=24, ge=1, le=1024, description="files processed at once")
+    memory_limit_mib: int = MemoryLimitMiB
+    tags: tuple[str, ...] = ()
+    hostname: str | None = Field(default=None, description="default: this machine's name")
+    paths: tuple[str, ...] | None = Field(
+        default=None, description="the snapshot's paths label; default: the source's path"
+    )
+    parent: str | None = Field(
+        default=None,
+        description="snapshot id (or prefix) whose unchanged files are not read again",
+    )
+    exclude: tuple[str, ...] = Field(
+        default=(), description="glob patterns matched against paths relative to the source"
+    )
+    chunker: ChunkerParams = ChunkerParams()
+    progress_interval: float = Field(default=1.0, gt=0, le=2.0)
+
+
+class BackupCheckpoint(BaseModel):
+    """What a backup needs to resume: the repository data that is durably stored."""
+
+    repo: RepoCheckpoint
+    taken_at: float = Field(description="wall clock (seconds since the epoch) when taken")
+
+
+class BackupProgress(BaseModel):
+    files_done: int
+    files_total: int | None = Field(description="None until the count of the source is done")
+    dirs_done: int
+    bytes_read: int
+    bytes_total: int | None
+    bytes_new: int = Field(description="plaintext bytes of blobs the repository did not have")
+    bytes_uploaded: int
+    current_file: str | None
+    elapsed: float
+    checkpoint: BackupCheckpoint | None = None
+
+
+class BackupResult(BaseModel):
+    snapshot_id: str
+    tree: str
+    files: int
+    files_unmodified: int = Field(description="files taken from the parent without reading")
+    dirs: int
+    bytes_read: int
+    bytes_new: int
+    bytes_uploaded: int
+    duration: float
+    warnings: list[str] = []
+
+
+class RestoreOptions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    files: int = Field(default=16, ge=1, le=1024, description="packs downloaded at once")
+    memory_limit_mib: int = MemoryLimitMiB
+    include: str | None = Field(
+        default=None, description="restore only this path inside the snapshot"
+    )
+    owner: bool | None = Field(
+        default=None, description="apply uid/gid; default: when running as root"
+    )
+
+
+class RestoreProgress(BaseModel):
+    files_done: int
+    files_total: int
+    bytes_written: int
+    bytes_total: int
+    elapsed: float
+
+
+class RestoreResult(BaseModel):
+    snapshot_id: str
+    files: int
+    dirs: int
+    symlinks: int
+    bytes_written: int
+    duration: float
+    errors: list[str] = Field(default=[], description="files that could not be restored")
+    warnings: list[str] = []
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+BackupProgressCallback = Callable[[BackupProgress], None]
+RestoreProgressCallback = Callable[[RestoreProgress], None]

@@ -1,0 +1,176 @@
+"""restic's repository locks (``internal/restic/lock.go``).
+
+Any number of non-exclusive locks may coexist; an exclusive lock (gc, prune) excludes all
+others. A lock file older than 30 minutes, or left by a dead process on this host, is
+stale and ignored; a held lock is rewritten every 5 minutes so it never goes stale.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+from pydantic import BaseModel
+
+from datamover.backend.base import Backend, FileType
+from datamover.crypto import MasterKey
+from datamover.errors import DatamoverError, RepositoryLockedError
+from datamover.gotime import GoTime
+from datamover.jsonfmt import dumps
+from datamover.unpacked import load_unpacked, save_unpacked
+
+log = structlog.get_logger(__name__)
+
+STALE_AFTER_S = 30 * 60
+REFRESH_EVERY_S = 5 * 60
+WAIT_BEFORE_CHECK_S = 0.2
+"""Pause between writing our lock and looking again, so a racing writer's lock shows up."""
+
+
+class LockInfo(BaseModel):
+    time: GoTime
+    exclusive: bool
+    hostname: str = ""
+    username: str = ""
+    pid: int = 0
+    uid: int = 0
+    gid: int = 0
+
+    def to_json(self) -> bytes:
+        doc = self.model_dump(mode="json")
+        for key in ("uid", "gid"):
+            if not doc[key]:
+                del doc[key]
+        return dumps(doc)
+
+    def is_stale(self) -> bool:
+        if time.time_ns() - self.time.unix_ns > STALE_AFTER_S * 1_000_000_000:
+            return True
+        if self.hostname != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def describe(self) -> str:
+        kind = "exclusive" if self.exclusive else "shared"
+        return (
+            f"{kind} lock of PID {self.pid} on {self.hostname} by {self.username} since {self.time}"
+        )
+
+
+def _new_info(exclusive: bool) -> LockInfo:
+    try:
+        username = getpass.getuser()
+    except (KeyError, OSError):
+        username = ""
+    return LockInfo(
+        time=GoTime.now(),
+        exclusive=exclusive,
+        hostname=socket.gethostname(),
+        username=username,
+        pid=os.getpid(),
+        uid=os.getuid(),
+        gid=os.getgid(),
+    )
+
+
+def list_locks(backend: Backend, key: MasterKey) -> Iterator[tuple[str, LockInfo]]:
+    """Readable locks; unreadable ones are skipped, as restic does."""
+    for info in backend.list(FileType.LOCKS):
+        if info.size == 0:
+            continue
+        try:
+            data = load_unpacked(backend, key, FileType.LOCKS, info.name)
+            yield info.name, LockInfo.model_validate_json(data)
+        except (DatamoverError, ValueError) as exc:
+            log.warning("ignoring unreadable lock", lock=info.name, error=str(exc))
+
+
+class Lock:
+    """A lock held by this process; a daemon thread refreshes it until release."""
+
+    def __init__(self, backend: Backend, key: MasterKey, exclusive: bool) -> None:
+        self._backend = backend
+        self._key = key
+        self.exclusive = exclusive
+        self._mutex = threading.Lock()
+        self._stop = threading.Event()
+        self.name = self._write()
+        self._refresher: threading.Thread | None = None
+
+    def _write(self) -> str:
+        return save_unpacked(
+            self._backend, self._key, FileType.LOCKS, _new_info(self.exclusive).to_json()
+        )
+
+    def start_refreshing(self, every_s: float = REFRESH_EVERY_S) -> None:
+        self._refresher = threading.Thread(
+            target=self._refresh_loop, args=(every_s,), name="lock-refresh", daemon=True
+        )
+        self._refresher.start()
+
+    def _refresh_loop(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            try:
+                self.refresh()
+            except DatamoverError as exc:
+                log.warning("lock refresh failed", lock=self.name, error=str(exc))
+
+    def refresh(self) -> None:
+        """Write a lock file with a new time, then drop the old one."""
+        with self._mutex:
+            if self._stop.is_set():
+                return
+            old, self.name = self.name, self._write()
+            self._backend.remove(FileType.LOCKS, old)
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._refresher is not None and self._refresher is not threading.current_thread():
+            self._refresher.join(timeout=60)
+        with self._mutex:
+            self._backend.remove(FileType.LOCKS, self.name)
+
+
+def _conflict(backend: Backend, key: MasterKey, exclusive: bool, own: str | None) -> str | None:
+    for name, other in list_locks(backend, key):
+        if name == own or other.is_stale():
+            continue
+        if exclusive or other.exclusive:
+            return f"repository {backend.location} is already locked: {other.describe()}"
+    return None
+
+
+def acquire(backend: Backend, key: MasterKey, *, exclusive: bool) -> Lock:
+    """Take a lock or raise RepositoryLockedError naming the conflicting lock."""
+    conflict = _conflict(backend, key, exclusive, None)
+    if conflict:
+        raise RepositoryLockedError(conflict)
+    lock = Lock(backend, key, exclusive)
+    time.sleep(WAIT_BEFORE_CHECK_S)
+    conflict = _conflict(backend, key, exclusive, lock.name)
+    if conflict:
+        lock.release()
+        raise RepositoryLockedError(conflict)
+    lock.start_refreshing()
+    return lock
+
+
+@contextmanager
+def locked(backend: Backend, key: MasterKey, *, exclusive: bool) -> Iterator[Lock]:
+    lock = acquire(backend, key, exclusive=exclusive)
+    try:
+        yield lock
+    finally:
+        lock.release()

@@ -1,0 +1,509 @@
+"""A restic (format version 2) repository: blobs in packs, index, trees, snapshots, locks.
+
+Writing follows restic's ordering rules: packs first, then the index files naming them,
+then the snapshot. Blobs are compressed and encrypted in the caller's thread (so callers
+get parallelism by calling from several threads); full packs go to a small uploader pool,
+and callers block while ``max_pending_packs`` packs wait for upload, which bounds memory
+to about ``(2 open packs + max_pending_packs) * pack_size``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from contextlib import AbstractContextManager
+from typing import NamedTuple
+
+import structlog
+from pydantic import BaseModel
+
+from datamover import compression
+from datamover.backend.base import Backend, FileType
+from datamover.blobs import BlobType, PackedBlob
+from datamover.config import REPO_VERSION, RepoConfig
+from datamover.crypto import AuthenticationError, MasterKey, ScryptParams
+from datamover.errors import (
+    AmbiguousSnapshotIdError,
+    BlobCorruptedError,
+    BlobNotFoundError,
+    DatamoverError,
+    FileNotFoundInBackendError,
+    PackCorruptedError,
+    RepositoryExistsError,
+    RepositoryNotFoundError,
+    SnapshotNotFoundError,
+    UnsupportedRepositoryError,
+)
+from datamover.ids import hash_bytes
+from datamover.index import BlobLocation, MasterIndex, save_index_files
+from datamover.keys import create_key, open_master_key
+from datamover.locks import Lock, locked
+from datamover.pack import PackBuilder, read_pack_header
+from datamover.snapshots import Snapshot
+from datamover.tree import Tree
+from datamover.unpacked import load_unpacked, save_unpacked
+
+__all__ = ["BlobType", "RepoCheckpoint", "RepoConfig", "RepoStats", "Repository"]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_PACK_SIZE = 16 * 2**20
+INDEX_EVERY_PACKS = 64
+INDEX_EVERY_S = 300.0
+
+
+class RepoCheckpoint(BaseModel):
+    """What a restarted writer needs so it uploads nothing twice: packs this session
+    uploaded that no index file names yet, and the index files this session wrote."""
+
+    packs: list[str] = []
+    indexes: list[str] = []
+
+
+class RepoStats(BaseModel):
+    """Counters since the repository was opened (for progress reports)."""
+
+    blobs_new: int = 0
+    blobs_known: int = 0
+    bytes_new: int = 0
+    """Plaintext bytes of new blobs."""
+    bytes_stored: int = 0
+    """Encrypted (and compressed) bytes of new blobs."""
+    packs_uploaded: int = 0
+    bytes_uploaded: int = 0
+    index_files_written: int = 0
+
+
+class _Pending(NamedTuple):
+    """A blob saved by this session but not yet in the index: ``sealed`` is None while
+    another thread is still compressing and encrypting it."""
+
+    sealed: bytes | None
+    uncompressed_length: int
+
+
+class Repository:
+    def __init__(
+        self,
+        backend: Backend,
+        key: MasterKey,
+        config: RepoConfig,
+        *,
+        pack_size: int = DEFAULT_PACK_SIZE,
+        max_pending_packs: int = 4,
+        upload_threads: int | None = None,
+        compression_level: int = compression.DEFAULT_LEVEL,
+        index_every_packs: int = INDEX_EVERY_PACKS,
+        index_every_s: float = INDEX_EVERY_S,
+    ) -> None:
+        if max_pending_packs < 1:
+            raise ValueError("max_pending_packs must be at least 1")
+        self.backend = backend
+        self.key = key
+        self.config = config
+        self.index = MasterIndex()
+        self.pack_size = pack_size
+        self.max_pending_packs = max_pending_packs
+        self.compression_level = compression_level
+        self._index_every_packs = index_every_packs
+        self._index_every_s = index_every_s
+
+        self._state = threading.Condition()
+        self._pending: dict[tuple[BlobType, bytes], _Pending] = {}
+        self._builders: dict[BlobType, PackBuilder] = {}
+        self._inflight_packs = 0
+        self._futures: set[Future[None]] = set()
+        self._upload_error: BaseException | None = None
+        self._unindexed: dict[bytes, list[PackedBlob]] = {}
+        self._session_indexes: list[str] = []
+        self._last_index_write = time.monotonic()
+        self._index_write_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._stats = RepoStats()
+        self._uploader = ThreadPoolExecutor(
+            max_workers=upload_threads or max_pending_packs, thread_name_prefix="pack-upload"
+        )
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def init(
+        cls,
+        backend: Backend,
+        password: str,
+        *,
+        pack_size: int = DEFAULT_PACK_SIZE,
+        max_pending_packs: int = 4,
+        kdf_params: ScryptParams | None = None,
+        upload_threads: int | None = None,
+        compression_level: int = compression.DEFAULT_LEVEL,
+    ) -> Repository:
+        """Create a new repository: layout, key file, config."""
+        if backend.exists(FileType.CONFIG, "config"):
+            raise RepositoryExistsError(f"a repository already exists at {backend.location}")
+        backend.create_layout()
+        key = MasterKey.random()
+        create_key(backend, password, key, kdf_params)
+        config = RepoConfig.new()
+        save_unpacked(backend, key, FileType.CONFIG, config.model_dump_json().encode())
+        log.info("repository created", location=backend.location, id=config.id)
+        return cls(
+            backend,
+            key,
+            config,
+            pack_size=pack_size,
+            max_pending_packs=max_pending_packs,
+            upload_threads=upload_threads,
+            compression_level=compression_level,
+        )
+
+    @classmethod
+    def open(
+        cls,
+        backend: Backend,
+        password: str,
+        *,
+        pack_size: int = DEFAULT_PACK_SIZE,
+        max_pending_packs: int = 4,
+        upload_threads: int | None = None,
+        compression_level: int = compression.DEFAULT_LEVEL,
+    ) -> Repository:
+        """Open an existing repository and load its index.
+
+        Raises RepositoryNotFoundError, WrongPasswordError, UnsupportedRepositoryError."""
+        if not backend.exists(FileType.CONFIG, "config"):
+            raise RepositoryNotFoundError(f"no repository at {backend.location}")
+        key = open_master_key(backend, password)
+        document = load_unpacked(backend, key, FileType.CONFIG, "config")
+        config = RepoConfig.model_validate_json(document)
+        if config.version != REPO_VERSION:
+            raise UnsupportedRepositoryError(
+                f"repository {backend.location} has format version {config.version}; "
+                "only version 2 is supported (`restic migrate upgrade_repo_v2` upgrades it)"
+            )
+        repo = cls(
+            backend,
+            key,
+            config,
+            pack_size=pack_size,
+            max_pending_packs=max_pending_packs,
+            upload_threads=upload_threads,
+            compression_level=compression_level,
+        )
+        repo.index.load(backend, key)
+        return repo
+
+    def close(self) -> None:
+        """Stop the uploader threads (call `flush` first to keep what was saved)."""
+        self._uploader.shutdown(wait=True)
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- blobs ---------------------------------------------------------------------------
+
+    def has_blob(self, blob_type: BlobType, blob_id: bytes) -> bool:
+        return self.index.has(blob_type, blob_id) or (blob_type, blob_id) in self._pending
+
+    def save_blob(
+        self, blob_type: BlobType, data: bytes, blob_id: bytes | None = None
+    ) -> tuple[bytes, bool]:
+        """Store a blob unless it is known; returns (id, True if it was new)."""
+        if blob_id is None:
+            blob_id = hash_bytes(data)
+        slot = (blob_type, blob_id)
+        with self._state:
+            self._raise_upload_error()
+            if self.index.has(blob_type, blob_id) or slot in self._pending:
+                self._stats.blobs_known += 1
+                return blob_id, False
+            self._pending[slot] = _Pending(None, 0)
+        try:
+            packed = compression.compress_if_smaller(data, self.compression_level)
+            sealed = self.key.seal(data if packed is None else packed)
+        except BaseException:
+            with self._state:
+                self._pending.pop(slot, None)
+            raise
+        self._add_to_pack(blob_type, blob_id, sealed, 0 if packed is None else len(data))
+        with self._state:
+            self._stats.blobs_new += 1
+            self._stats.bytes_new += len(data)
+            self._stats.bytes_stored += len(sealed)
+        return blob_id, True
+
+    def _add_to_pack(
+        self, blob_type: BlobType, blob_id: bytes, sealed: bytes, uncompressed_length: int
+    ) -> None:
+        with self._state:
+            # Backpressure: wait until a finished pack could be queued without exceeding
+            # max_pending_packs, so at most that many finished packs are ever held.
+            while self._inflight_packs >= self.max_pending_packs and self._upload_error is None:
+                self._state.wait()
+            self._raise_upload_error()
+            builder = self._builders.get(blob_type)
+            if builder is None:
+                builder = self._builders[blob_type] = PackBuilder(blob_type)
+            builder.add(blob_id, sealed, uncompressed_length)
+            self._pending[(blob_type, blob_id)] = _Pending(sealed, uncompressed_length)
+            if builder.size < self.pack_size:
+                return
+            del self._builders[blob_type]
+            self._submit_locked(builder)
+
+    def _submit_locked(self, builder: PackBuilder) -> None:
+        self._inflight_packs += 1
+        future = self._uploader.submit(self._upload, builder)
+        self._futures.add(future)
+        future.add_done_callback(self._forget_future)
+
+    def _forget_future(self, future: Future[None]) -> None:
+        with self._state:  # re-entrant: runs inline when the future is already done
+            self._futures.discard(future)
+
+    def _upload(self, builder: PackBuilder) -> None:
+        try:
+            chunks = builder.finish(self.key)
+            data = b"".join(chunks)
+            del chunks
+            pack_id = hash_bytes(data)
+            self.backend.save(FileType.DATA, pack_id.hex(), data)
+        except BaseException as exc:
+            log.error("pack upload failed", error=str(exc))
+            with self._state:
+                self._upload_error = self._upload_error or exc
+                for blob in builder.blobs:
+                    self._pending.pop((blob.type, blob.id), None)
+                self._inflight_packs -= 1
+                self._state.notify_all()
+            raise
+        with self._state:
+            self.index.add_pack(pack_id, builder.blobs)
+            for blob in builder.blobs:
+                self._pending.pop((blob.type, blob.id), None)
+            self._unindexed[pack_id] = builder.blobs
+            self._inflight_packs -= 1
+            self._stats.packs_uploaded += 1
+            self._stats.bytes_uploaded += len(data)
+            self._state.notify_all()
+            due = len(self._unindexed) >= self._index_every_packs or (
+                time.monotonic() - self._last_index_write >= self._index_every_s
+            )
+        if due:
+            self._write_index()
+
+    def _raise_upload_error(self) -> None:
+        """A failed upload poisons the session: what was saved since the last checkpoint
+        may be incomplete, so the caller must start again (from its checkpoint)."""
+        error = self._upload_error
+        if error is None:
+            return
+        if isinstance(error, DatamoverError):
+            raise error
+        raise DatamoverError(
+            f"an earlier pack upload to {self.backend.location} failed: {error}"
+        ) from error
+
+    def _write_index(self) -> None:
+        """Write an index file for every uploaded pack not named in one yet."""
+        with self._index_write_lock:
+            with self._state:
+                packs = dict(self._unindexed)
+            if not packs:
+                return
+            names = save_index_files(self.backend, self.key, packs)
+            with self._state:
+                for pack_id in packs:
+                    self._unindexed.pop(pack_id, None)
+                self._session_indexes.extend(names)
+                self.index.index_files.update(names)
+                self._last_index_write = time.monotonic()
+                self._stats.index_files_written += len(names)
+            log.debug("index written", files=names, packs=len(packs))
+
+    def flush(self) -> None:
+        """Upload the open packs, wait for all uploads, then index everything uploaded."""
+        with self._state:
+            self._raise_upload_error()
+            builders = list(self._builders.values())
+            self._builders.clear()
+            for builder in builders:
+                self._submit_locked(builder)
+            futures = list(self._futures)
+        wait_futures(futures)
+        with self._state:
+            self._raise_upload_error()
+        self._write_index()
+
+    def load_blob(self, blob_type: BlobType, blob_id: bytes) -> bytes:
+        """The blob's plaintext, verified against its id.
+
+        BlobNotFoundError if no index names it; BlobCorruptedError (naming the pack) if no
+        stored copy decrypts, decompresses and hashes to its id."""
+        pending = self._pending.get((blob_type, blob_id))
+        if pending is not None and pending.sealed is not None:
+            fake = PackedBlob(
+                blob_type, blob_id, 0, len(pending.sealed), pending.uncompressed_length
+            )
+            return decode_blob(self.key, "(not yet uploaded)", fake, pending.sealed)
+        locations = self.index.lookup(blob_type, blob_id)
+        if not locations:
+            self._reload_index()
+            locations = self.index.lookup(blob_type, blob_id)
+        if not locations:
+            raise BlobNotFoundError(f"{blob_type.value} blob {blob_id.hex()} is not in the index")
+        failures: list[DatamoverError] = []
+        for location in locations:
+            try:
+                return self.load_located_blob(location)
+            except (BlobCorruptedError, FileNotFoundInBackendError) as exc:
+                failures.append(exc)
+        raise failures[0]
+
+    def load_located_blob(self, location: BlobLocation) -> bytes:
+        pack_hex = location.pack_id.hex()
+        blob = location.blob
+        try:
+            sealed = self.backend.load(FileType.DATA, pack_hex, blob.offset, blob.length)
+        except FileNotFoundInBackendError as exc:
+            raise BlobCorruptedError(blob.id.hex(), pack_hex, "the pack file is missing") from exc
+        return decode_blob(self.key, pack_hex, blob, sealed)
+
+    def _reload_index(self) -> None:
+        """Pick up index files written since open (another writer's snapshot may need them)."""
+        with self._reload_lock:
+            self.index.load(self.backend, self.key)
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def checkpoint(self) -> RepoCheckpoint:
+        with self._state:
+            return RepoCheckpoint(
+                packs=[pack_id.hex() for pack_id in self._unindexed],
+                indexes=list(self._session_indexes),
+            )
+
+    def resume(self, checkpoint: RepoCheckpoint) -> None:
+        """Adopt what an interrupted session stored: its packs (read from their headers)
+        join the index and are written into the next index file."""
+        for pack_hex in checkpoint.packs:
+            pack_id = bytes.fromhex(pack_hex)
+            if self.index.has_pack(pack_id):
+                continue
+            try:
+                blobs = read_pack_header(self.backend, self.key, pack_hex)
+            except FileNotFoundInBackendError:
+                log.warning(
+                    "checkpointed pack is gone; its blobs will be uploaded again", pack=pack_hex
+                )
+                continue
+            except PackCorruptedError as exc:
+                log.warning(
+                    "checkpointed pack is unreadable; ignoring it", pack=pack_hex, error=str(exc)
+                )
+                continue
+            with self._state:
+                self.index.add_pack(pack_id, blobs)
+                self._unindexed[pack_id] = blobs
+        with self._state:
+            for name in checkpoint.indexes:
+                if name in self.index.index_files and name not in self._session_indexes:
+                    self._session_indexes.append(name)
+
+    # -- trees and snapshots -------------------------------------------------------------
+
+    def save_tree(self, tree: Tree) -> bytes:
+        return self.save_blob(BlobType.TREE, tree.to_json())[0]
+
+    def load_tree(self, tree_id: bytes) -> Tree:
+        data = self.load_blob(BlobType.TREE, tree_id)
+        try:
+            return Tree.from_json(data)
+        except ValueError as exc:
+            raise BlobCorruptedError(tree_id.hex(), "?", f"not a valid tree: {exc}") from exc
+
+    def save_snapshot(self, snapshot: Snapshot) -> str:
+        """Flush, then store the snapshot (so it only ever names indexed data)."""
+        self.flush()
+        if not self.index.has(BlobType.TREE, snapshot.tree):
+            raise BlobNotFoundError(f"snapshot tree {snapshot.tree.hex()} is not in the index")
+        return save_unpacked(self.backend, self.key, FileType.SNAPSHOTS, snapshot.to_json())
+
+    def load_snapshot(self, snapshot_id: str) -> tuple[str, Snapshot]:
+        """A snapshot by full id, unique prefix, or ``latest`` (the newest)."""
+        if snapshot_id == "latest":
+            snapshots = self.list_snapshots()
+            if not snapshots:
+                raise SnapshotNotFoundError(f"no snapshots in {self.backend.location}")
+            return snapshots[-1]
+        matches = [
+            info.name
+            for info in self.backend.list(FileType.SNAPSHOTS)
+            if info.name.startswith(snapshot_id)
+        ]
+        if not matches:
+            raise SnapshotNotFoundError(f"no snapshot matches {snapshot_id!r}")
+        if len(matches) > 1:
+            raise AmbiguousSnapshotIdError(f"{snapshot_id!r} matches {len(matches)} snapshots")
+        return matches[0], self._read_snapshot(matches[0])
+
+    def _read_snapshot(self, name: str) -> Snapshot:
+        document = load_unpacked(self.backend, self.key, FileType.SNAPSHOTS, name)
+        return Snapshot.from_json(document)
+
+    def list_snapshots(self) -> list[tuple[str, Snapshot]]:
+        """All snapshots, oldest first."""
+        names = [info.name for info in self.backend.list(FileType.SNAPSHOTS)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            snapshots = list(zip(names, pool.map(self._read_snapshot, names), strict=True))
+        return sorted(snapshots, key=lambda item: item[1].time.unix_ns)
+
+    def iter_snapshot_ids(self) -> Iterator[str]:
+        for info in self.backend.list(FileType.SNAPSHOTS):
+            yield info.name
+
+    def remove_snapshot(self, snapshot_id: str) -> None:
+        self.backend.remove(FileType.SNAPSHOTS, snapshot_id)
+
+    # -- locks and stats -----------------------------------------------------------------
+
+    def lock(self, *, exclusive: bool) -> AbstractContextManager[Lock]:
+        """A restic lock for the duration of a `with` block (RepositoryLockedError if taken)."""
+        return locked(self.backend, self.key, exclusive=exclusive)
+
+    @property
+    def pending_packs(self) -> int:
+        """Finished packs queued or uploading (never more than ``max_pending_packs``)."""
+        return self._inflight_packs
+
+    @property
+    def stats(self) -> RepoStats:
+        with self._state:
+            return self._stats.model_copy()
+
+
+def decode_blob(key: MasterKey, pack_hex: str, blob: PackedBlob, sealed: bytes) -> bytes:
+    """Decrypt, decompress and verify one stored blob."""
+    blob_hex = blob.id.hex()
+    if len(sealed) != blob.length:
+        raise BlobCorruptedError(blob_hex, pack_hex, "the pack file is truncated")
+    try:
+        plaintext = key.open(sealed)
+    except AuthenticationError as exc:
+        raise BlobCorruptedError(blob_hex, pack_hex, "authentication failed") from exc
+    if blob.compressed:
+        try:
+            plaintext = compression.decompress(plaintext, blob.uncompressed_length)
+        except Exception as exc:
+            raise BlobCorruptedError(blob_hex, pack_hex, f"cannot decompress: {exc}") from exc
+        if len(plaintext) != blob.uncompressed_length:
+            raise BlobCorruptedError(blob_hex, pack_hex, "wrong uncompressed length")
+    if hash_bytes(plaintext) != blob.id:
+        raise BlobCorruptedError(blob_hex, pack_hex, "content does not match its id")
+    return plaintext

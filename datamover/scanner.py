@@ -1,0 +1,125 @@
+"""Directory listing and the metadata of a restic node, taken from `lstat`."""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import pwd
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from datamover.gotime import GoTime
+from datamover.tree import NodeType, go_mode, node_type_of
+
+_O_NOATIME = getattr(os, "O_NOATIME", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One directory entry as listed, with its `lstat` (symlinks are never followed)."""
+
+    name: str
+    path: str
+    st: os.stat_result
+
+    @property
+    def type(self) -> NodeType | None:
+        return node_type_of(self.st.st_mode)
+
+
+def open_dir(path: str) -> int:
+    """Open a directory for listing without following a symlink and without touching its
+    atime (listing a fresh directory would change it, and so the next backup's tree)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(path, flags | _O_NOATIME)
+    except PermissionError:
+        return os.open(path, flags)  # O_NOATIME is only for the owner (or root)
+
+
+def list_dir(path: str) -> Iterator[Entry]:
+    """Entries of `path` sorted by name, as restic requires in a tree.
+
+    Entries that vanish between listing and `lstat` are left out: a live volume changes.
+    """
+    fd = open_dir(path)
+    try:
+        with os.scandir(fd) as it:
+            names = sorted((e.name for e in it), key=os.fsencode)
+        for name in names:
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            yield Entry(name=name, path=os.path.join(path, name), st=st)
+    finally:
+        os.close(fd)
+
+
+def count_tree(path: str) -> tuple[int, int]:
+    """Entries (files, symlinks) and bytes of regular files below `path`, for progress."""
+    files = size = 0
+    stack = [path]
+    while stack:
+        current = stack.pop()
+        try:
+            fd = open_dir(current)
+        except OSError:
+            continue
+        try:
+            with os.scandir(fd) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(os.path.join(current, entry.name))
+                        continue
+                    files += 1
+                    if entry.is_file(follow_symlinks=False):
+                        with contextlib.suppress(OSError):
+                            size += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return files, size
+
+
+@lru_cache(maxsize=4096)
+def user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return ""
+
+
+@lru_cache(maxsize=4096)
+def group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return ""
+
+
+def node_fields(name: str, st: os.stat_result) -> dict[str, Any]:
+    """The metadata fields of a restic node for an entry, keyed by restic's JSON names."""
+    node_type = node_type_of(st.st_mode)
+    fields: dict[str, Any] = {
+        "name": name,
+        "type": node_type,
+        "mode": go_mode(st.st_mode),
+        "mtime": GoTime.from_unix_ns(st.st_mtime_ns),
+        "atime": GoTime.from_unix_ns(st.st_atime_ns),
+        "ctime": GoTime.from_unix_ns(st.st_ctime_ns),
+        "uid": st.st_uid,
+        "gid": st.st_gid,
+        "user": user_name(st.st_uid),
+        "group": group_name(st.st_gid),
+        "inode": st.st_ino,
+        "device_id": st.st_dev,
+        "links": st.st_nlink,
+    }
+    if node_type is NodeType.FILE:
+        fields["size"] = st.st_size
+    return fields

@@ -1,0 +1,202 @@
+"""Trees and nodes exactly as restic stores them (``internal/restic/node.go``).
+
+A tree blob is the JSON ``{"nodes": [...]}`` followed by a newline; its id is the SHA-256
+of those bytes. Field order and Go's ``omitempty`` rules are kept so the JSON reads the
+same as restic's; ``mode`` is Go's ``os.FileMode`` (type bits high, permission bits low).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from datamover.gotime import ZERO_TIME, GoTime
+from datamover.jsonfmt import HexId, dumps, go_quote, go_unquote
+
+# Go's os.FileMode bits.
+GO_MODE_DIR = 1 << 31
+GO_MODE_APPEND = 1 << 30
+GO_MODE_EXCLUSIVE = 1 << 29
+GO_MODE_TEMPORARY = 1 << 28
+GO_MODE_SYMLINK = 1 << 27
+GO_MODE_DEVICE = 1 << 26
+GO_MODE_NAMED_PIPE = 1 << 25
+GO_MODE_SOCKET = 1 << 24
+GO_MODE_SETUID = 1 << 23
+GO_MODE_SETGID = 1 << 22
+GO_MODE_CHAR_DEVICE = 1 << 21
+GO_MODE_STICKY = 1 << 20
+GO_MODE_IRREGULAR = 1 << 19
+GO_MODE_PERM = 0o777
+
+
+class NodeType(StrEnum):
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    DEV = "dev"
+    CHARDEV = "chardev"
+    FIFO = "fifo"
+    SOCKET = "socket"
+
+
+def node_type_of(st_mode: int) -> NodeType | None:
+    """The restic node type of a ``stat`` mode, None for anything restic cannot store."""
+    fmt = stat.S_IFMT(st_mode)
+    return {
+        stat.S_IFREG: NodeType.FILE,
+        stat.S_IFDIR: NodeType.DIR,
+        stat.S_IFLNK: NodeType.SYMLINK,
+        stat.S_IFBLK: NodeType.DEV,
+        stat.S_IFCHR: NodeType.CHARDEV,
+        stat.S_IFIFO: NodeType.FIFO,
+        stat.S_IFSOCK: NodeType.SOCKET,
+    }.get(fmt)
+
+
+def go_mode(st_mode: int) -> int:
+    """Go's ``fi.Mode()`` masked as restic masks it, from a POSIX ``st_mode``."""
+    mode = st_mode & GO_MODE_PERM
+    fmt = stat.S_IFMT(st_mode)
+    if fmt == stat.S_IFDIR:
+        mode |= GO_MODE_DIR
+    elif fmt == stat.S_IFLNK:
+        mode |= GO_MODE_SYMLINK
+    elif fmt == stat.S_IFBLK:
+        mode |= GO_MODE_DEVICE
+    elif fmt == stat.S_IFCHR:
+        mode |= GO_MODE_DEVICE | GO_MODE_CHAR_DEVICE
+    elif fmt == stat.S_IFIFO:
+        mode |= GO_MODE_NAMED_PIPE
+    elif fmt == stat.S_IFSOCK:
+        mode |= GO_MODE_SOCKET
+    elif fmt != stat.S_IFREG:
+        mode |= GO_MODE_IRREGULAR
+    if st_mode & stat.S_ISUID:
+        mode |= GO_MODE_SETUID
+    if st_mode & stat.S_ISGID:
+        mode |= GO_MODE_SETGID
+    if st_mode & stat.S_ISVTX:
+        mode |= GO_MODE_STICKY
+    return mode
+
+
+def posix_permissions(mode: int) -> int:
+    """The bits for ``chmod`` from a Go file mode (permissions, setuid, setgid, sticky)."""
+    bits = mode & GO_MODE_PERM
+    if mode & GO_MODE_SETUID:
+        bits |= stat.S_ISUID
+    if mode & GO_MODE_SETGID:
+        bits |= stat.S_ISGID
+    if mode & GO_MODE_STICKY:
+        bits |= stat.S_ISVTX
+    return bits
+
+
+class ExtendedAttribute(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: bytes
+
+
+class Node(BaseModel):
+    """One directory entry. ``name`` is the plain name (quoting happens in the JSON);
+    ``content`` lists data blob ids of a file, ``subtree`` the tree id of a directory."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    type: NodeType
+    mode: int = 0
+    mtime: GoTime = ZERO_TIME
+    atime: GoTime = ZERO_TIME
+    ctime: GoTime = ZERO_TIME
+    uid: int = 0
+    gid: int = 0
+    user: str = ""
+    group: str = ""
+    inode: int = 0
+    device_id: int = 0
+    size: int = 0
+    links: int = 0
+    linktarget: str = ""
+    extended_attributes: list[ExtendedAttribute] | None = None
+    device: int = 0
+    content: list[HexId] | None = None
+    subtree: HexId | None = None
+    error: str = ""
+
+    def model_post_init(self, context: Any, /) -> None:
+        # restic's checker rejects a file whose content list is null.
+        if self.type is NodeType.FILE and self.content is None:
+            self.content = []
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The node as restic's encoder writes it: Go field order, omitempty honoured."""
+        doc: dict[str, Any] = {"name": go_quote(self.name), "type": self.type.value}
+        if self.mode:
+            doc["mode"] = self.mode
+        doc["mtime"] = self.mtime.format()
+        doc["atime"] = self.atime.format()
+        doc["ctime"] = self.ctime.format()
+        doc["uid"] = self.uid
+        doc["gid"] = self.gid
+        for key in ("user", "group", "inode", "device_id", "size", "links"):
+            value = getattr(self, key)
+            if value:
+                doc[key] = value
+        if self.linktarget:
+            raw = self.linktarget.encode("utf-8", "surrogateescape")
+            try:
+                doc["linktarget"] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                doc["linktarget"] = raw.decode("utf-8", "replace")
+                doc["linktarget_raw"] = base64.b64encode(raw).decode("ascii")
+        if self.extended_attributes:
+            doc["extended_attributes"] = [
+                {"name": attr.name, "value": base64.b64encode(attr.value).decode("ascii")}
+                for attr in self.extended_attributes
+            ]
+        if self.device:
+            doc["device"] = self.device
+        doc["content"] = None if self.content is None else [c.hex() for c in self.content]
+        if self.subtree is not None:
+            doc["subtree"] = self.subtree.hex()
+        if self.error:
+            doc["error"] = self.error
+        return doc
+
+    @classmethod
+    def from_json_dict(cls, doc: dict[str, Any]) -> Node:
+        doc = dict(doc)
+        doc["name"] = go_unquote(doc.get("name", ""))
+        raw = doc.pop("linktarget_raw", None)
+        if raw:
+            doc["linktarget"] = base64.b64decode(raw).decode("utf-8", "surrogateescape")
+        attrs = doc.get("extended_attributes")
+        if attrs:
+            doc["extended_attributes"] = [
+                {"name": a["name"], "value": base64.b64decode(a.get("value") or b"")} for a in attrs
+            ]
+        return cls.model_validate(doc)
+
+
+class Tree(BaseModel):
+    nodes: list[Node] = Field(default_factory=list)
+
+    def to_json(self) -> bytes:
+        """The blob bytes: nodes sorted by name (as restic's tree builder does), then ``\\n``."""
+        ordered = sorted(self.nodes, key=lambda node: os.fsencode(node.name))
+        return dumps({"nodes": [node.to_json_dict() for node in ordered]}) + b"\n"
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Tree:
+        doc = json.loads(data)
+        return cls(nodes=[Node.from_json_dict(node) for node in doc.get("nodes") or []])

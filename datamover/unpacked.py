@@ -1,0 +1,43 @@
+"""Whole-file encrypted JSON documents (config, index, snapshots, locks).
+
+Each is ``IV || CIPHERTEXT || MAC``; in format version 2 the plaintext is a version byte
+and zstd-compressed JSON (the config stays raw JSON). Files other than the config are
+named by the SHA-256 of their stored bytes.
+"""
+
+from __future__ import annotations
+
+from datamover import compression
+from datamover.backend.base import Backend, FileType
+from datamover.crypto import AuthenticationError, MasterKey
+from datamover.errors import InvalidRepositoryDataError
+from datamover.ids import hash_bytes
+
+
+def save_unpacked(backend: Backend, key: MasterKey, file_type: FileType, document: bytes) -> str:
+    """Store a JSON document; returns its storage id (the config is always named ``config``)."""
+    plaintext = document if file_type is FileType.CONFIG else compression.encode_unpacked(document)
+    sealed = key.seal(plaintext)
+    name = "config" if file_type is FileType.CONFIG else hash_bytes(sealed).hex()
+    backend.save(file_type, name, sealed)
+    return name
+
+
+def load_unpacked(backend: Backend, key: MasterKey, file_type: FileType, name: str) -> bytes:
+    """The JSON document of a stored file, after checking its name, MAC and encoding."""
+    sealed = backend.load(file_type, name)
+    return decode_unpacked(key, file_type, name, sealed)
+
+
+def decode_unpacked(key: MasterKey, file_type: FileType, name: str, sealed: bytes) -> bytes:
+    where = f"{file_type.value}/{name}"
+    if file_type is not FileType.CONFIG and hash_bytes(sealed).hex() != name:
+        raise InvalidRepositoryDataError(f"{where}: content does not match its name")
+    try:
+        plaintext = key.open(sealed)
+    except AuthenticationError as exc:
+        raise InvalidRepositoryDataError(f"{where}: {exc}") from exc
+    try:
+        return compression.decode_unpacked(plaintext)
+    except Exception as exc:
+        raise InvalidRepositoryDataError(f"{where}: cannot decompress: {exc}") from exc

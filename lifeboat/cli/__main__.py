@@ -1,0 +1,3 @@
+from lifeboat.cli.main import main
+
+main()

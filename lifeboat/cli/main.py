@@ -1,0 +1,41 @@
+"""The `lifeboat` command."""
+
+from __future__ import annotations
+
+import click
+
+from lifeboat.cli.dev import demo, dev
+from lifeboat.cli.repo import repo
+from lifeboat.cli.schema import schema
+from lifeboat.logging_setup import configure_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+    envvar="LIFEBOAT_LOG_LEVEL",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "console", "json"]),
+    default="auto",
+    show_default=True,
+    envvar="LIFEBOAT_LOG_FORMAT",
+    help="auto: readable on a terminal, JSON lines otherwise.",
+)
+def cli(log_level: str, log_format: str) -> None:
+    """Lifeboat: back up, restore, migrate and replicate Kubernetes clusters on Temporal."""
+    configure_logging(log_level, json=None if log_format == "auto" else log_format == "json")
+
+
+cli.add_command(dev)
+cli.add_command(demo)
+cli.add_command(schema)
+cli.add_command(repo)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,96 @@
+"""The S3 backend against SeaweedFS, checked with the real restic CLI."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+
+import pytest
+
+from datamover.backend import S3Backend, open_backend
+from datamover.backend.base import FileType
+from datamover.blobs import BlobType
+from datamover.crypto import ScryptParams
+from datamover.errors import AccessDeniedError, BackendUnreachableError, RepositoryNotFoundError
+from datamover.repository import Repository
+from datamover.snapshots import Snapshot
+from datamover.tree import Node, NodeType, Tree
+from devstack.info import S3Info
+
+FAST_KDF = ScryptParams(n=1024, r=8, p=1)
+
+
+def s3_repo_string(s3: S3Info) -> str:
+    return s3.repo_string(f"test-{uuid.uuid4().hex[:12]}")
+
+
+def test_repository_on_s3_is_shared_with_restic(
+    s3: S3Info, s3_env: dict[str, str], password: str, password_file: os.PathLike[str]
+) -> None:
+    repo_string = s3_repo_string(s3)
+    backend = open_backend(repo_string, access_key=s3.access_key, secret_key=s3.secret_key)
+    assert isinstance(backend, S3Backend) and backend.location == repo_string
+    repo = Repository.init(backend, password, pack_size=200_000, kdf_params=FAST_KDF)
+    blobs = [os.urandom(90_000) for _ in range(5)]
+    ids = [repo.save_blob(BlobType.DATA, data)[0] for data in blobs]
+    node = Node(name="disk.img", type=NodeType.FILE, mode=0o600, size=450_000, content=ids)
+    root = repo.save_tree(Tree(nodes=[node]))
+    snapshot_id = repo.save_snapshot(Snapshot.new(root, ["/pv"], tags=["s3"]))
+    repo.close()
+
+    env = {**s3_env, "RESTIC_PASSWORD_FILE": str(password_file)}
+    run = subprocess.run(
+        ["restic", "-r", repo_string, "check", "--read-data"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0 and "no errors were found" in run.stdout, run.stderr
+
+    reopened = Repository.open(backend, password)
+    assert reopened.load_snapshot(snapshot_id[:10])[0] == snapshot_id
+    assert [reopened.load_blob(BlobType.DATA, i) for i in ids] == blobs
+    sizes = {info.name: info.size for info in backend.list(FileType.DATA)}
+    assert sorted(sizes.values())[1:] == [180_174, 270_243]  # data packs of 2 and 3 blobs
+    reopened.close()
+
+
+def test_s3_errors_are_typed_and_keep_secrets_out(s3: S3Info, password: str) -> None:
+    missing_bucket = open_backend(
+        f"s3:{s3.endpoint}/no-such-bucket-{uuid.uuid4().hex[:8]}/x",
+        access_key=s3.access_key,
+        secret_key=s3.secret_key,
+    )
+    with pytest.raises(RepositoryNotFoundError):
+        Repository.open(missing_bucket, password)
+
+    denied = open_backend(
+        s3.repo_string("denied"), access_key="nobody", secret_key="wrong-secret-123"
+    )
+    with pytest.raises(AccessDeniedError) as refused:
+        Repository.open(denied, password)
+    assert "wrong-secret-123" not in str(refused.value)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    nowhere = open_backend(
+        f"s3:http://127.0.0.1:{port}/bucket/prefix", access_key="a", secret_key="secret-456"
+    )
+    with pytest.raises(BackendUnreachableError) as unreachable:
+        Repository.open(nowhere, password)
+    assert "secret-456" not in str(unreachable.value)
+
+
+def test_repository_strings() -> None:
+    backend = open_backend(
+        "s3:https://s3.example.com:9000/bucket/some/prefix", access_key="a", secret_key="b"
+    )
+    assert isinstance(backend, S3Backend)
+    assert (backend.endpoint, backend.bucket, backend.prefix) == (
+        "https://s3.example.com:9000", "bucket", "some/prefix",
+    )  # fmt: skip
+    with pytest.raises(ValueError):
+        open_backend("s3:bucket-without-endpoint")
+    with pytest.raises(ValueError):
+        open_backend("sftp:host:/path")

@@ -1,0 +1,288 @@
+"""Backups of real directory trees, checked with the real restic CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from datamover.api import backup, restore
+from datamover.archiver import Archiver
+from datamover.backend.local import LocalBackend
+from datamover.check import check
+from datamover.chunker import ChunkerParams
+from datamover.crypto import ScryptParams
+from datamover.jobs import BackupOptions, BackupProgress, BackupResult, RestoreOptions
+from datamover.repository import Repository
+from datamover.scanner import Entry
+from datamover.tree import Node
+
+SMALL_CHUNKS = ChunkerParams(min_size=16 * 1024, avg_size=64 * 1024, max_size=256 * 1024)
+MAKE_DATASET = "/work/shared/bench/make_dataset.py"
+FAST_KDF = ScryptParams(n=1024, r=8, p=1)
+
+
+def make_tree(root: Path, seed: int = 7) -> None:
+    """Everything a volume may hold: unicode names, links of all kinds, holes, big files."""
+    rng = random.Random(seed)
+    (root / "docs" / "ünïcødé ✓").mkdir(parents=True)
+    (root / "docs" / "ünïcødé ✓" / "日本語.txt").write_text("こんにちは\n" * 100)
+    (root / "docs" / "readme").write_bytes(b"hello\n")
+    (root / "docs" / "readme").chmod(0o640)
+    (root / "empty" / "nested-empty").mkdir(parents=True)
+    (root / "bin").mkdir()
+    (root / "bin" / "tool").write_bytes(rng.randbytes(3000))
+    (root / "bin" / "tool").chmod(0o755)
+    (root / "large.bin").write_bytes(rng.randbytes(1_500_000) + b"text " * 200_000)
+    (root / "empty-file").write_bytes(b"")
+    with open(root / "sparse.img", "wb") as f:
+        f.truncate(8 * 1024 * 1024)
+        f.seek(3 * 1024 * 1024)
+        f.write(rng.randbytes(4096))
+    (root / "links").mkdir()
+    os.symlink("../docs/readme", root / "links" / "relative")
+    os.symlink("/etc/hostname", root / "links" / "absolute")
+    os.symlink("does-not-exist", root / "links" / "dangling")
+    os.link(root / "bin" / "tool", root / "links" / "hardlink-to-tool")
+    os.utime(root / "docs" / "readme", ns=(1_600_000_000_123_456_789, 1_600_000_000_987_654_321))
+    settle_atimes(root)
+
+
+def settle_atimes(root: Path) -> None:
+    """List every directory once, so later listings do not move directory atimes."""
+    for _ in os.walk(root):
+        pass
+
+
+def describe(root: Path) -> dict[str, tuple[object, ...]]:
+    """What a restore must reproduce: type, mode, mtime (ns), size, content or link."""
+    found: dict[str, tuple[object, ...]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            st = path.lstat()
+            rel = str(path.relative_to(root))
+            if stat.S_ISLNK(st.st_mode):
+                found[rel] = ("link", os.readlink(path), st.st_mtime_ns)
+            elif stat.S_ISDIR(st.st_mode):
+                found[rel] = ("dir", stat.S_IMODE(st.st_mode), st.st_mtime_ns)
+            else:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                found[rel] = ("file", stat.S_IMODE(st.st_mode), st.st_mtime_ns, digest)
+    return found
+
+
+def test_round_trip_with_restic(
+    tmp_path: Path, repo: Repository, repo_dir: Path, restic: object
+) -> None:
+    source = tmp_path / "source"
+    make_tree(source)
+    progress: list[BackupProgress] = []
+    result = backup(
+        repo,
+        str(source),
+        BackupOptions(chunker=SMALL_CHUNKS, tags=("t1",), hostname="node-a", files=4),
+        progress=progress.append,
+    )
+    assert result.warnings == []
+    assert result.files == 10  # 7 regular files (one a second hard link) and 3 symlinks
+    regular = [p.stat() for p in source.rglob("*") if p.is_file() and not p.is_symlink()]
+    every_link = sum(st.st_size for st in regular)
+    every_inode = sum({st.st_ino: st.st_size for st in regular}.values())
+    # A hard link's data is read once, unless both links are read at the same moment.
+    assert result.bytes_read in (every_inode, every_link)
+    assert progress and progress[-1].files_done == 10
+
+    checked = restic(repo_dir, "check", "--read-data")  # type: ignore[operator]
+    assert "no errors were found" in checked.stdout
+    listed = restic(repo_dir, "snapshots", "--json")  # type: ignore[operator]
+    assert '"tags":["t1"]' in listed.stdout and '"hostname":"node-a"' in listed.stdout
+
+    by_restic = tmp_path / "by-restic"
+    restic(repo_dir, "restore", "latest", "--target", str(by_restic))  # type: ignore[operator]
+    by_lifeboat = tmp_path / "by-lifeboat"
+    restored = restore(repo, result.snapshot_id[:10], str(by_lifeboat))
+    assert restored.ok, restored.errors
+
+    expected = describe(source)
+    assert describe(by_restic) == expected
+    assert describe(by_lifeboat) == expected
+    # The hole stays a hole.
+    assert (by_lifeboat / "sparse.img").stat().st_blocks * 512 < 1024 * 1024
+
+
+def test_restore_of_a_sub_path(tmp_path: Path, repo: Repository) -> None:
+    source = tmp_path / "source"
+    make_tree(source)
+    result = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS))
+    target = tmp_path / "target"
+    restored = restore(repo, result.snapshot_id, str(target), RestoreOptions(include="/docs/"))
+    assert restored.ok
+    assert describe(target) == describe(source / "docs")
+
+
+def test_incremental_reads_only_changed_files(tmp_path: Path, repo: Repository) -> None:
+    source = tmp_path / "source"
+    subprocess.run([sys.executable, MAKE_DATASET, str(source), "--size-mb", "8"], check=True)
+    settle_atimes(source)
+    first = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS))
+    before = _mtimes(source)
+    subprocess.run([sys.executable, MAKE_DATASET, str(source), "--mutate", "1"], check=True)
+    after = _mtimes(source)
+    changed = [rel for rel, mtime in after.items() if before.get(rel) != mtime]
+    settle_atimes(source)
+
+    second = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS, parent="latest"))
+
+    assert 2 <= len(changed) < first.files / 10
+    assert second.bytes_read == sum((source / rel).stat().st_size for rel in changed)
+    assert second.files_unmodified == second.files - len(changed) - 1  # minus the symlink
+    restored = restore(repo, "latest", str(tmp_path / "out"))
+    assert restored.ok
+    assert describe(tmp_path / "out") == describe(source)
+
+
+def test_identical_trees_store_their_data_once(tmp_path: Path, repo: Repository) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    make_tree(one, seed=3)
+    make_tree(two, seed=3)
+    first = backup(repo, str(one), BackupOptions(chunker=SMALL_CHUNKS))
+    second = backup(repo, str(two), BackupOptions(chunker=SMALL_CHUNKS))
+    assert first.bytes_new > 1_000_000
+    assert second.bytes_read == first.bytes_read
+    assert second.bytes_new < 1000  # only trees whose metadata differ (inodes, times)
+
+
+def _mtimes(root: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(root)): p.stat().st_mtime_ns
+        for p in root.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+class _Interfering(Archiver):
+    """An archiver whose files are modified or removed at the worst moment."""
+
+    grow: set[str] = set()
+    remove: set[str] = set()
+
+    def _read_content(self, fd: int, st: os.stat_result) -> tuple[list[bytes], int]:
+        content = super()._read_content(fd, st)
+        name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+        if name in self.grow:
+            with open(f"/proc/self/fd/{fd}", "ab") as f:
+                f.write(b"more")
+        return content
+
+    def _archive_file(self, entry: Entry, old: Node | None) -> Node | None:
+        if entry.name in self.remove:
+            os.unlink(entry.path)
+        return super()._archive_file(entry, old)
+
+
+def test_files_changing_or_vanishing_during_the_backup(tmp_path: Path, repo: Repository) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("steady", "growing", "vanishing"):
+        (source / name).write_bytes(name.encode() * 1000)
+    _Interfering.grow = {"growing"}
+    _Interfering.remove = {"vanishing"}
+    with repo.lock(exclusive=False):
+        result = _Interfering(repo, BackupOptions(chunker=SMALL_CHUNKS)).run(str(source))
+
+    assert any("growing" in w and "changed again" in w for w in result.warnings)
+    assert any("vanishing" in w and "vanished" in w for w in result.warnings)
+    _, snapshot = repo.load_snapshot(result.snapshot_id)
+    nodes = {n.name: n for n in repo.load_tree(snapshot.tree).nodes}
+    assert set(nodes) == {"steady", "growing"}
+    # Kept as read the second time: the size matches the content that was stored.
+    restored = restore(repo, result.snapshot_id, str(tmp_path / "out"))
+    assert restored.ok
+    assert (tmp_path / "out" / "growing").stat().st_size == nodes["growing"].size
+
+
+def test_sockets_are_skipped_with_a_warning(tmp_path: Path, repo: Repository) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "file").write_bytes(b"x")
+    os.mkfifo(source / "fifo")
+    result = backup(repo, str(source))
+    assert any("fifo" in w for w in result.warnings)
+    _, snapshot = repo.load_snapshot(result.snapshot_id)
+    assert [n.name for n in repo.load_tree(snapshot.tree).nodes] == ["file"]
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lifeboat.cli.repo", *args]
+
+
+def test_resume_after_sigkill_uploads_nothing_twice(
+    tmp_path: Path, repo: Repository, repo_dir: Path, restic: object
+) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    rng = random.Random(11)
+    for i in range(12):
+        (source / f"file-{i:02d}").write_bytes(rng.randbytes(6_000_000))
+    settle_atimes(source)
+    env = {**os.environ, "LIFEBOAT_PASSWORD": "correct horse battery staple"}
+    checkpoint = tmp_path / "checkpoint.json"
+    backup_args = [
+        "backup", "-r", str(repo_dir), str(source), "--force", "--json",
+        "--pack-size", "1", "--checkpoint-interval", "0.05", "--files", "2",
+    ]  # fmt: skip
+    killed = subprocess.Popen(
+        [*_cli(*backup_args), "--checkpoint-file", str(checkpoint)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        while killed.poll() is None:
+            if checkpoint.exists() and '"packs":["' in checkpoint.read_text():
+                killed.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.01)
+    finally:
+        killed.wait()
+    assert killed.returncode == -signal.SIGKILL, "the backup ended before it could be killed"
+    stored_before = {p.name for p in (repo_dir / "data").rglob("*") if p.is_file()}
+    assert stored_before
+
+    resumed = subprocess.run(
+        [*_cli(*backup_args), "--resume", str(checkpoint)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = BackupResult.model_validate_json(resumed.stdout)
+    total = sum(p.stat().st_size for p in source.iterdir())
+    assert result.bytes_uploaded < total - 1_000_000  # what the first run stored stayed
+
+    # The same tree as an uninterrupted backup into a fresh repository.
+    other = Repository.init(
+        LocalBackend(tmp_path / "other"), "pw", pack_size=1024 * 1024, kdf_params=FAST_KDF
+    )
+    try:
+        uninterrupted = backup(other, str(source))
+    finally:
+        other.close()
+    assert result.tree == uninterrupted.tree
+
+    # No blob stored twice, no pack left out of the index, and restic agrees.
+    checked = check(repo, read_data=True)
+    assert checked.ok and checked.unindexed_packs == []
+    locations = list(repo.index)
+    assert len({loc.blob.id for loc in locations}) == len(locations)
+    assert all(len(repo.index.lookup(loc.blob.type, loc.blob.id)) == 1 for loc in locations)
+    restic(repo_dir, "unlock")  # type: ignore[operator]  # the killed run's lock is stale
+    by_restic = restic(repo_dir, "check", "--read-data", check=False)  # type: ignore[operator]
+    assert by_restic.returncode == 0, by_restic.stdout + by_restic.stderr

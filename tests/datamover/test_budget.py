@@ -1,0 +1,81 @@
+"""The memory budget: in-process semantics, and the peak RSS of a real backup process."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from datamover.budget import ByteBudget, plan_memory
+
+MiB = 1024 * 1024
+PASSWORD = "correct horse battery staple"  # the conftest's repository password
+
+
+def test_budget_blocks_until_bytes_are_released() -> None:
+    budget = ByteBudget(100)
+    assert budget.acquire(60) == 60
+    got: list[int] = []
+    waiter = threading.Thread(target=lambda: got.append(budget.acquire(50)))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive() and not got
+    budget.release(60)
+    waiter.join(5)
+    assert got == [50] and budget.in_use == 50
+
+
+def test_an_oversized_request_is_clipped_and_proceeds_alone() -> None:
+    budget = ByteBudget(100)
+    with budget.reserve(1000):
+        assert budget.in_use == 100
+    assert budget.in_use == 0
+
+
+def test_plan_stays_inside_the_limit_and_refuses_impossible_ones() -> None:
+    plan = plan_memory(512, pack_size=16 * MiB, pack_buffers=10, max_chunk=8 * MiB, workers=3)
+    assert plan.fixed + plan.read_buffers + plan.in_flight + 3 * 3 * 8 * MiB <= 512 * MiB
+    assert plan.read_buffers >= 16 * MiB and plan.in_flight >= 16 * MiB
+    with pytest.raises(ValueError, match="too small"):
+        plan_memory(512, pack_size=64 * MiB, pack_buffers=10, max_chunk=8 * MiB, workers=3)
+    with pytest.raises(ValueError, match=r"512\.\.8192"):
+        plan_memory(256, pack_size=MiB, pack_buffers=1, max_chunk=MiB, workers=1)
+
+
+def _write_large_file(path: Path, size: int, seed: int) -> None:
+    """Cheap data whose chunks all differ: a random 64 KiB block, rotated at every MiB."""
+    rng = random.Random(seed)
+    block = rng.randbytes(64 * 1024)
+    with open(path, "wb") as f:
+        for _ in range(size // MiB):
+            turn = rng.randrange(len(block))
+            f.write((block[turn:] + block[:turn]) * 16)
+
+
+def test_peak_rss_of_a_backup_stays_under_the_limit(tmp_path: Path, repo_dir: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    for i in range(3):
+        _write_large_file(source / f"large-{i}", 256 * MiB, seed=i)
+    for i in range(64):
+        (source / f"small-{i:02d}").write_bytes(os.urandom(64 * 1024))
+    env = {**os.environ, "LIFEBOAT_PASSWORD": PASSWORD}
+    cli = [sys.executable, "-m", "lifeboat.cli.repo"]
+    subprocess.run([*cli, "init", "-r", str(repo_dir)], env=env, check=True, capture_output=True)
+
+    proc = subprocess.Popen(
+        [*cli, "backup", "-r", str(repo_dir), str(source), "--files=64", "--memory-limit=512"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else b""
+    peak_rss = usage.ru_maxrss * 1024
+    assert peak_rss < 512 * MiB, f"peak RSS {peak_rss / MiB:.0f} MiB"

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from datamover.gotime import ZERO_TIME, GoTime
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-26T03:54:49.760299445Z",
+        "2015-01-02T18:10:50.895208559+01:00",
+        "2014-12-06T17:50:23.34513538-05:30",
+        "0001-01-01T00:00:00Z",
+        "2024-02-29T23:59:59Z",
+    ],
+)
+def test_go_rfc3339nano_round_trips(text: str) -> None:
+    assert GoTime.parse(text).format() == text
+
+
+def test_nanoseconds_and_offset_survive() -> None:
+    t = GoTime.parse("2015-01-02T18:10:50.895208559+01:00")
+    assert t.unix_ns == 1420218650_895208559
+    assert t.utc_offset == 3600
+    assert GoTime.from_unix_ns(t.unix_ns, 0).format() == "2015-01-02T17:10:50.895208559Z"
+    assert t.to_datetime() == dt.datetime(2015, 1, 2, 17, 10, 50, 895208, tzinfo=dt.UTC)
+    assert t > ZERO_TIME
+
+
+def test_rejects_garbage() -> None:
+    with pytest.raises(ValueError):
+        GoTime.parse("yesterday")

@@ -1,0 +1,59 @@
+"""Index files: restic's JSON, splitting, and the master index built from them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from datamover import index as index_module
+from datamover.backend.base import FileType
+from datamover.backend.local import LocalBackend
+from datamover.blobs import BlobType, PackedBlob
+from datamover.crypto import MasterKey
+from datamover.index import MasterIndex, decode_index, encode_index, save_index_files
+
+
+def pack(n: int, blobs: int) -> tuple[bytes, list[PackedBlob]]:
+    entries = [
+        PackedBlob(BlobType.DATA, bytes([n, i]) * 16, i * 100, 100, 250 if i % 2 else 0)
+        for i in range(blobs)
+    ]
+    return bytes([n]) * 32, entries
+
+
+def test_index_json_matches_restic_and_reads_legacy_arrays() -> None:
+    pack_id, blobs = pack(1, 2)
+    document = encode_index({pack_id: blobs}, supersedes=["ab" * 32])
+    doc = json.loads(document)
+    assert doc["supersedes"] == ["ab" * 32]
+    assert doc["packs"][0]["blobs"][0] == {
+        "id": blobs[0].id.hex(),
+        "type": "data",
+        "offset": 0,
+        "length": 100,
+    }
+    assert doc["packs"][0]["blobs"][1]["uncompressed_length"] == 250
+    assert decode_index(document) == ({pack_id: blobs}, ["ab" * 32])
+    legacy = json.dumps(doc["packs"]).encode()
+    assert decode_index(legacy) == ({pack_id: blobs}, [])
+
+
+def test_large_indexes_are_split_and_loaded_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "MAX_BLOBS_PER_INDEX_FILE", 10)
+    backend = LocalBackend(tmp_path)
+    key = MasterKey.random()
+    packs = dict(pack(n, 4) for n in range(7))
+    names = save_index_files(backend, key, packs)
+    assert len(names) == 4  # 2 packs (8 blobs) per file
+    assert sorted(names) == sorted(info.name for info in backend.list(FileType.INDEX))
+
+    master = MasterIndex()
+    master.load(backend, key)
+    assert master.packs() == packs
+    assert master.blob_count(BlobType.DATA) == 28
+    [location] = master.lookup(BlobType.DATA, packs[bytes([3]) * 32][2].id)
+    assert location.pack_id == bytes([3]) * 32

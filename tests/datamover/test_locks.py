@@ -1,0 +1,41 @@
+"""Lock files: refresh, staleness, and what restic sees."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from datamover.backend.base import FileType
+from datamover.gotime import GoTime
+from datamover.locks import LockInfo, acquire, list_locks
+from datamover.repository import Repository
+from datamover.unpacked import save_unpacked
+
+Restic = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def test_refresh_replaces_the_lock_file_and_restic_sees_it(
+    repo: Repository, repo_dir: Path, restic: Restic
+) -> None:
+    lock = acquire(repo.backend, repo.key, exclusive=True)
+    first = lock.name
+    lock.refresh()
+    assert lock.name != first
+    assert [name for name, _ in list_locks(repo.backend, repo.key)] == [lock.name]
+    listed = restic(repo_dir, "list", "locks", "--no-lock").stdout.split()
+    assert listed == [lock.name]
+    lock.release()
+    assert not list(repo.backend.list(FileType.LOCKS))
+
+
+def test_stale_locks_are_ignored(repo: Repository) -> None:
+    old = LockInfo(
+        time=GoTime.parse("2020-01-01T00:00:00Z"), exclusive=True, hostname="elsewhere", pid=1
+    )
+    save_unpacked(repo.backend, repo.key, FileType.LOCKS, old.to_json())
+    dead = LockInfo(time=GoTime.now(), exclusive=True, hostname=socket.gethostname(), pid=2**22 + 7)
+    save_unpacked(repo.backend, repo.key, FileType.LOCKS, dead.to_json())
+    with repo.lock(exclusive=True) as held:
+        assert held.exclusive

@@ -1,0 +1,166 @@
+"""Restores: of restic's own repositories, of damaged ones and of hostile ones."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from datamover.api import backup, restore
+from datamover.backend.local import LocalBackend
+from datamover.blobs import BlobType
+from datamover.check import check
+from datamover.chunker import ChunkerParams
+from datamover.gotime import GoTime
+from datamover.jobs import BackupOptions, RestoreOptions
+from datamover.repository import Repository
+from datamover.restorer import UnsafeNameError, check_name
+from datamover.snapshots import Snapshot
+from datamover.tree import GO_MODE_DIR, GO_MODE_SYMLINK, Node, NodeType, Tree
+
+PASSWORD = "correct horse battery staple"  # the conftest's repository password
+SMALL_CHUNKS = ChunkerParams(min_size=16 * 1024, avg_size=64 * 1024, max_size=256 * 1024)
+
+
+def _tree_files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def test_restores_a_repository_written_by_restic(
+    tmp_path: Path, restic: object, password_file: Path
+) -> None:
+    source = tmp_path / "source"
+    (source / "sub" / "dir").mkdir(parents=True)
+    rng = random.Random(1)
+    (source / "sub" / "dir" / "big").write_bytes(rng.randbytes(3_000_000))
+    (source / "small ü").write_text("small\n")
+    os.symlink("sub/dir/big", source / "link")
+    restic_repo = tmp_path / "restic-repo"
+    restic(restic_repo, "init", "--repository-version", "2")  # type: ignore[operator]
+    restic(restic_repo, "backup", "--compression", "auto", str(source))  # type: ignore[operator]
+
+    repo = Repository.open(LocalBackend(restic_repo), PASSWORD)
+    try:
+        snapshots = repo.list_snapshots()
+        assert [s.paths for _, s in snapshots] == [[str(source)]]
+        target = tmp_path / "target"
+        result = restore(repo, "latest", str(target), RestoreOptions(include=str(source)))
+    finally:
+        repo.close()
+    assert result.ok, result.errors
+    assert _tree_files(target) == _tree_files(source)
+    assert os.readlink(target / "link") == "sub/dir/big"
+
+
+def test_corrupted_pack_is_named_and_other_files_restore(
+    tmp_path: Path, repo: Repository, repo_dir: Path, restic: object
+) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    rng = random.Random(2)
+    for name in ("a", "b", "c"):
+        (source / name).write_bytes(rng.randbytes(400_000))  # one pack each (256 KiB packs)
+    result = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS))
+    _, snapshot = repo.load_snapshot(result.snapshot_id)
+    nodes = {n.name: n for n in repo.load_tree(snapshot.tree).nodes}
+    blob = nodes["b"].content[0]  # type: ignore[index]
+    pack_id, located = repo.index.lookup(BlobType.DATA, blob)[0]
+    pack_path = repo_dir / "data" / pack_id.hex()[:2] / pack_id.hex()
+    data = bytearray(pack_path.read_bytes())
+    data[located.offset + 100] ^= 0x01
+    pack_path.chmod(0o644)
+    pack_path.write_bytes(bytes(data))
+
+    checked = check(repo, read_data=True)
+    assert not checked.ok
+    assert pack_id.hex() in checked.broken_packs
+    by_restic = restic(repo_dir, "check", "--read-data", check=False)  # type: ignore[operator]
+    assert by_restic.returncode != 0
+
+    target = tmp_path / "target"
+    restored = restore(repo, result.snapshot_id, str(target))
+    assert not restored.ok
+    assert len(restored.errors) == 1
+    assert "/b" in restored.errors[0] and pack_id.hex() in restored.errors[0]
+    assert (target / "a").read_bytes() == (source / "a").read_bytes()
+    assert (target / "c").read_bytes() == (source / "c").read_bytes()
+
+
+def _file(repo: Repository, name: str, data: bytes) -> Node:
+    blob_id, _ = repo.save_blob(BlobType.DATA, data)
+    return Node(name=name, type=NodeType.FILE, mode=0o644, size=len(data), content=[blob_id])
+
+
+def _dir(repo: Repository, name: str, *children: Node) -> Node:
+    subtree = repo.save_tree(Tree(nodes=list(children)))
+    return Node(name=name, type=NodeType.DIR, mode=GO_MODE_DIR | 0o755, subtree=subtree)
+
+
+def _symlink(name: str, target: str) -> Node:
+    return Node(name=name, type=NodeType.SYMLINK, mode=GO_MODE_SYMLINK | 0o777, linktarget=target)
+
+
+def _snapshot(repo: Repository, *nodes: Node) -> str:
+    tree = repo.save_tree(Tree(nodes=list(nodes)))
+    return repo.save_snapshot(Snapshot(time=GoTime.now(), tree=tree, paths=["/hostile"]))
+
+
+def test_hostile_snapshot_cannot_write_outside_the_target(tmp_path: Path, repo: Repository) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim").write_bytes(b"precious")
+    target = tmp_path / "work" / "target"
+    evil = b"evil"
+    snapshot_id = _snapshot(
+        repo,
+        _file(repo, "../escape", evil),
+        _file(repo, "/absolute", evil),
+        _file(repo, "a/b", evil),
+        _file(repo, "nul\0name", evil),
+        _dir(repo, "..", _file(repo, "escape-dir", evil)),
+        _dir(repo, ".", _file(repo, "dot", evil)),
+        _symlink("out", str(outside)),
+        _dir(repo, "out", _file(repo, "victim", evil)),  # a duplicate name
+        _symlink("victim-link", str(outside / "victim")),
+        _file(repo, "fine", b"fine"),
+    )
+    result = restore(repo, snapshot_id, str(target))
+    assert not result.ok
+    assert len(result.errors) == 7
+    assert (outside / "victim").read_bytes() == b"precious"
+    assert sorted(os.listdir(outside)) == ["victim"]
+    assert sorted(os.listdir(tmp_path / "work")) == ["target"]
+    assert (target / "fine").read_bytes() == b"fine"
+
+    # A second snapshot into the same target: the symlinks from the first are not followed.
+    second = _snapshot(
+        repo,
+        _dir(repo, "out", _file(repo, "victim", evil)),
+        _file(repo, "victim-link", evil),
+    )
+    result = restore(repo, second, str(target))
+    assert len(result.errors) == 2
+    assert (outside / "victim").read_bytes() == b"precious"
+    assert os.readlink(target / "victim-link") == str(outside / "victim")
+
+
+def test_target_may_be_a_symlink_to_a_directory(tmp_path: Path, repo: Repository) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    os.symlink(real, tmp_path / "volume")
+    snapshot_id = _snapshot(repo, _dir(repo, "d", _file(repo, "f", b"data")))
+    result = restore(repo, snapshot_id, str(tmp_path / "volume"))
+    assert result.ok
+    assert (real / "d" / "f").read_bytes() == b"data"
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "/", "x\0y"])
+def test_check_name_refuses_unsafe_names(name: str) -> None:
+    with pytest.raises(UnsafeNameError, match="refusing"):
+        check_name(name)
