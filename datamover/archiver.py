@@ -172,6 +172,7 @@ class Archiver:
             pack_buffers=2 + 2 * repo.max_pending_packs,
             max_chunk=options.chunker.max_size,
             workers=self._workers,
+            unbudgeted=options.files * options.chunker.min_size,
         )
         self._read_budget, self._flight_budget = plan.budgets()
         self._failure: BaseException | None = None
@@ -181,6 +182,7 @@ class Archiver:
         self._file_slots = threading.BoundedSemaphore(options.files * 2)
         self._chunk_pool = ThreadPoolExecutor(self._workers, thread_name_prefix="chunk")
         self._file_pool = ThreadPoolExecutor(options.files, thread_name_prefix="file")
+        self._tree_pool = ThreadPoolExecutor(4, thread_name_prefix="parent-tree")
         self._hardlinks: dict[tuple[int, int], tuple[int, int, list[bytes]]] = {}
         self._started = time.monotonic()
         self._uploaded_before = repo.stats.bytes_uploaded
@@ -228,10 +230,11 @@ class Archiver:
             self._check_failed()
             self._file_pool.shutdown(wait=True)
             self._chunk_pool.shutdown(wait=True)
+            self._tree_pool.shutdown(wait=True)
             self.repo.flush()
         except BaseException:
-            self._file_pool.shutdown(wait=False, cancel_futures=True)
-            self._chunk_pool.shutdown(wait=False, cancel_futures=True)
+            for pool in (self._file_pool, self._chunk_pool, self._tree_pool):
+                pool.shutdown(wait=False, cancel_futures=True)
             stop_progress.set()
             if self._failure is not None and not isinstance(self._failure, BackupAborted):
                 raise self._failure from None
@@ -286,6 +289,12 @@ class Archiver:
         except OSError as exc:
             self.stats.warn(f"cannot list {path}: {exc.strerror or exc}")
             return
+        # The parent's subtrees of this directory's children, fetched while we work here.
+        old_subtrees = {
+            node.name: self._tree_pool.submit(self.repo.load_tree, node.subtree)
+            for node in old_nodes.values()
+            if node.type is NodeType.DIR and node.subtree is not None
+        }
         for entry in entries:
             self._check_failed()
             entry_rel = f"{rel}/{entry.name}" if rel else entry.name
@@ -298,9 +307,16 @@ class Archiver:
             old = old_nodes.get(entry.name)
             slot = job.add_slot()
             if kind is NodeType.FILE:
+                unchanged = self._unchanged(entry.st, old)
+                if unchanged is not None:
+                    # Taken from the parent without reading: no need for a file thread.
+                    self.stats.add(files=1, files_unmodified=1)
+                    node = self._file_node(entry.name, entry.st, unchanged, entry.st.st_size)
+                    job.complete(slot, node)
+                    continue
                 self._file_slots.acquire()
                 try:
-                    self._file_pool.submit(self._file_job, entry, old, job, slot)
+                    self._file_pool.submit(self._file_job, entry, job, slot)
                 except BaseException:
                     self._file_slots.release()
                     job.complete(slot, None)
@@ -310,15 +326,11 @@ class Archiver:
             else:
                 child = _DirJob(self, entry, job, slot)
                 try:
-                    old_tree = self._old_subtree(old)
+                    pending = old_subtrees.get(entry.name)
+                    old_tree = pending.result() if pending is not None else None
                     self._walk(entry.path, entry_rel, child, old_tree)
                 finally:
                     child.seal()
-
-    def _old_subtree(self, old: Node | None) -> Tree | None:
-        if old is None or old.type is not NodeType.DIR or old.subtree is None:
-            return None
-        return self.repo.load_tree(old.subtree)
 
     def _symlink_node(self, entry: Entry) -> Node | None:
         try:
@@ -331,11 +343,11 @@ class Archiver:
 
     # -- files ------------------------------------------------------------------------
 
-    def _file_job(self, entry: Entry, old: Node | None, job: _DirJob, slot: int) -> None:
+    def _file_job(self, entry: Entry, job: _DirJob, slot: int) -> None:
         node: Node | None = None
         try:
             if self._failure is None:
-                node = self._archive_file(entry, old)
+                node = self._archive_file(entry)
         except BaseException as exc:
             self.fail(exc)
         finally:
@@ -360,12 +372,8 @@ class Archiver:
             return None
         return content
 
-    def _archive_file(self, entry: Entry, old: Node | None) -> Node | None:
+    def _archive_file(self, entry: Entry) -> Node | None:
         self.stats.current_file = entry.path
-        unchanged = self._unchanged(entry.st, old)
-        if unchanged is not None:
-            self.stats.add(files=1, files_unmodified=1)
-            return self._file_node(entry.name, entry.st, unchanged, entry.st.st_size)
         read = self._read_file(entry.path)
         if read is not None and read.changed:
             # A live volume: the file was written while we read it. Once more, then keep it.
@@ -409,10 +417,13 @@ class Archiver:
             known = self._hardlinks.get(key)
             if known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
                 return list(known[2]), st.st_size
-        parts: list[Future[bytes] | bytes] = []
+        if st.st_size < self._chunker.params.min_size:
+            small = self._read_small(fd)
+            if small is not None:
+                return small
+            os.lseek(fd, 0, os.SEEK_SET)  # it grew past one chunk since the stat
+        parts: list[Future[bytes]] = []
         size = 0
-        # A file below the minimal chunk size is one chunk: storing it here saves the hand-off.
-        inline = st.st_size < self._chunker.params.min_size
 
         def read_into(buffer: memoryview) -> int:
             return os.readv(fd, [buffer])
@@ -424,14 +435,33 @@ class Archiver:
                 data = bytes(view)
                 size += len(data)
                 self.stats.add(bytes_read=len(data))
-                if inline:
-                    parts.append(self._store_chunk(data, taken))
-                else:
-                    parts.append(self._chunk_pool.submit(self._store_chunk, data, taken))
-        content = [p if isinstance(p, bytes) else p.result() for p in parts]
+                parts.append(self._chunk_pool.submit(self._store_chunk, data, taken))
+        content = [p.result() for p in parts]
         if st.st_nlink > 1:
             self._hardlinks[key] = (st.st_size, st.st_mtime_ns, content)
         return content, size
+
+    def _read_small(self, fd: int) -> tuple[list[bytes], int] | None:
+        """A file smaller than the minimal chunk is one blob, stored by the file thread.
+
+        No budget is taken: `files` threads hold at most `files * min_size` bytes this way.
+        None if the file turns out to be larger (it grew since the stat)."""
+        limit = self._chunker.params.min_size
+        parts: list[bytes] = []
+        size = 0
+        while size < limit:
+            piece = os.read(fd, limit - size)
+            if not piece:
+                break
+            parts.append(piece)
+            size += len(piece)
+        if size >= limit:
+            return None
+        self.stats.add(bytes_read=size)
+        if not size:
+            return [], 0
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        return [self._store_chunk(data, 0)], size
 
     def _store_chunk(self, data: bytes, taken: int) -> bytes:
         try:

@@ -88,17 +88,19 @@ def plan_memory(
     pack_buffers: int,
     max_chunk: int,
     workers: int,
+    unbudgeted: int = 0,
 ) -> MemoryPlan:
     """Split `limit_mib` between fixed costs and the two budgets.
 
     `pack_buffers` is how many packs the repository may hold in memory at once (open plus
-    pending uploads). The rest is shared: the in-flight budget first gets room for every
+    pending uploads); `unbudgeted` is memory the caller holds outside both budgets (small
+    files read whole, at most one per file thread). The rest is shared: the in-flight budget first gets room for every
     worker to hold a maximal chunk in all its copies, then both budgets split what is left.
     """
     if not MIN_LIMIT_MIB <= limit_mib <= MAX_LIMIT_MIB:
         raise ValueError(f"memory limit must be {MIN_LIMIT_MIB}..{MAX_LIMIT_MIB} MiB")
     limit = limit_mib * MiB
-    fixed = _BASELINE + pack_size * pack_buffers
+    fixed = _BASELINE + pack_size * pack_buffers + unbudgeted
     rest = limit - fixed - workers * _COPIES_PER_CHUNK * max_chunk
     if rest < 4 * max_chunk:
         raise ValueError(

@@ -18,6 +18,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict
 
 from devstack import processes
+from devstack.config_file import write_stack_config
 from devstack.home import stack_home
 from devstack.info import StackInfo
 from devstack.ports import free_port
@@ -91,6 +92,7 @@ def up(
             started.append(svc.name)
             log.info("dev.service.started", service=svc.name, endpoint=svc.endpoint)
         save(home, state)
+        write_stack_config(state.info)
         try:
             _wait_healthy(state, services, timeout)
         except Exception:

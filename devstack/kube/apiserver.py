@@ -287,10 +287,9 @@ class ApiServer:
                 body = {**patch, "metadata": {**(patch.get("metadata") or {}), "name": name}}
                 return self.create(kind, namespace, body, dry_run=dry_run), True
             raise not_found(kind, name)
+        # The patched object keeps the current resourceVersion unless the patch sets one,
+        # which then acts as a precondition in `update`, as on a real server.
         patched = apply_patch(self.present(kind, current), patch, content_type)
-        patched_rv = (patched.get("metadata") or {}).get("resourceVersion")
-        if patched_rv != current["metadata"].get("resourceVersion"):
-            patched.setdefault("metadata", {})["resourceVersion"] = patched_rv
         updated = self.update(
             kind, namespace, name, patched, subresource=subresource, dry_run=dry_run
         )

@@ -20,6 +20,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from . import discovery
+from .bootstrap import KUBERNETES_VERSION
 from .cluster import Cluster
 from .errors import ApiError, bad_request, method_not_allowed, path_not_found, unauthorized
 from .faults import FAULTS_PATH, FaultSet
@@ -30,10 +31,10 @@ from .store import Obj, StorageKey
 
 log = structlog.get_logger(__name__)
 
-KUBERNETES_VERSION = {
+VERSION_INFO = {
     "major": "1",
     "minor": "30",
-    "gitVersion": "v1.30.0",
+    "gitVersion": KUBERNETES_VERSION,
     "gitCommit": "7c48c2bd72b9bf5c44d21d7338cc7bea77d0ad2a",
     "gitTreeState": "clean",
     "buildDate": "2024-04-17T17:27:03Z",
@@ -43,7 +44,6 @@ KUBERNETES_VERSION = {
 }
 _PUBLIC_PATHS = {"/healthz", "/readyz", "/livez", "/version", FAULTS_PATH}
 _NAMESPACE_SUBRESOURCES = {"status", "finalize"}
-CLUSTER_KEY: web.AppKey[Cluster] = web.AppKey("cluster", Cluster)
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,6 @@ class KubeApp:
 
     def build(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app[CLUSTER_KEY] = self.cluster
         app.router.add_get("/healthz", self._ok)
         app.router.add_get("/readyz", self._ok)
         app.router.add_get("/livez", self._ok)
@@ -106,7 +105,7 @@ class KubeApp:
         return web.Response(text="ok")
 
     async def _version(self, request: web.Request) -> web.Response:
-        return _json(KUBERNETES_VERSION)
+        return _json(VERSION_INFO)
 
     async def _faults(self, request: web.Request) -> web.Response:
         if request.method == "PUT":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 STANDARD_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -35,8 +35,6 @@ class KindInfo:
     # the API server's validation; enough that broken manifests fail as they would).
     required: tuple[str, ...] = ()
     custom: bool = False
-    # Versions served for the same storage (CRDs may serve several).
-    served_versions: tuple[str, ...] = field(default=())
 
     @property
     def api_version(self) -> str:
@@ -50,9 +48,6 @@ class KindInfo:
     @property
     def has_status(self) -> bool:
         return "status" in self.subresources
-
-    def with_version(self, version: str) -> KindInfo:
-        return KindInfo(**{**self.__dict__, "version": version})
 
     def supports_field(self, label: str) -> bool:
         return label in COMMON_FIELD_LABELS or label in self.field_labels
@@ -83,7 +78,6 @@ def _k(
         categories=cats,
         field_labels=fields,
         required=required,
-        served_versions=(version,),
     )
 
 
@@ -173,7 +167,6 @@ def kinds_from_crd(crd: dict[str, Any]) -> list[KindInfo]:
     spec = crd.get("spec", {})
     names = spec.get("names", {})
     served = [v for v in spec.get("versions", []) if v.get("served")]
-    versions = tuple(sort_versions(v["name"] for v in served))
     kinds = []
     for version in served:
         sub = version.get("subresources") or {}
@@ -189,7 +182,6 @@ def kinds_from_crd(crd: dict[str, Any]) -> list[KindInfo]:
                 subresources=tuple(s for s in ("status", "scale") if s in sub),
                 categories=tuple(names.get("categories") or ()),
                 custom=True,
-                served_versions=versions,
             )
         )
     return kinds
@@ -219,17 +211,12 @@ class Registry:
     def __init__(self, kinds: Iterable[KindInfo]) -> None:
         self._kinds = list(kinds)
         self._by_path = {(k.group, k.version, k.plural): k for k in self._kinds}
-        self._by_kind = {(k.group, k.version, k.kind): k for k in self._kinds}
 
     def __iter__(self) -> Iterator[KindInfo]:
         return iter(self._kinds)
 
     def by_path(self, group: str, version: str, plural: str) -> KindInfo | None:
         return self._by_path.get((group, version, plural))
-
-    def by_kind(self, api_version: str, kind: str) -> KindInfo | None:
-        group, _, version = api_version.rpartition("/")
-        return self._by_kind.get((group, version, kind))
 
     def group_versions(self) -> dict[str, list[str]]:
         """Group -> served versions, highest priority first; "" is the core group."""

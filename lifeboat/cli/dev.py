@@ -132,11 +132,9 @@ def demo(home: Path | None) -> None:
 
 
 def _seed(cluster: ClusterInfo) -> SeedReport:
-    from devstack.kube.seed import seed_sample_app
+    from devstack.kube.seed import seed_cluster
 
-    return seed_sample_app(
-        cluster.kubeconfig, {node.name: node.kubelet_pods_dir for node in cluster.nodes}
-    )
+    return seed_cluster(cluster)
 
 
 def _print_seed(report: SeedReport) -> None:

@@ -181,10 +181,10 @@ class _Interfering(Archiver):
                 f.write(b"more")
         return content
 
-    def _archive_file(self, entry: Entry, old: Node | None) -> Node | None:
+    def _archive_file(self, entry: Entry) -> Node | None:
         if entry.name in self.remove:
             os.unlink(entry.path)
-        return super()._archive_file(entry, old)
+        return super()._archive_file(entry)
 
 
 def test_files_changing_or_vanishing_during_the_backup(tmp_path: Path, repo: Repository) -> None:

@@ -33,6 +33,10 @@ def test_configmap_round_trip(core: Any, namespace: str) -> None:
     patched = core.patch_namespaced_config_map("settings", namespace, {"data": {"extra": "1"}})
     assert patched.data == {"mode": "b", "extra": "1"}
 
+    dry = core.create_namespaced_config_map(namespace, {"metadata": {"name": "dry"}}, dry_run="All")
+    assert dry.metadata.name == "dry"
+    assert "dry" not in {c.metadata.name for c in core.list_namespaced_config_map(namespace).items}
+
     core.delete_namespaced_config_map("settings", namespace)
     with pytest.raises(ApiException) as gone:
         core.read_namespaced_config_map("settings", namespace)
@@ -130,8 +134,13 @@ def test_label_selectors(core: Any, namespace: str) -> None:
     assert names("env") == {"web-prod", "web-dev", "db-prod"}
     assert names("!env") == {"plain"}
 
+    core.delete_collection_namespaced_config_map(namespace, label_selector="env=prod")
+    assert names("") == {"web-dev", "plain"}
 
-def test_field_selectors_and_all_namespaces(core: Any, namespace: str, manifests: Any) -> None:
+
+def test_field_selectors_and_all_namespaces(
+    core: Any, namespace: str, manifests: Any, eventually: Any
+) -> None:
     core.create_namespaced_pod(namespace, manifests.pod("a", nodeName="dev-node-2"))
     core.create_namespaced_pod(namespace, manifests.pod("b", nodeName="dev-node-1"))
 
@@ -140,10 +149,16 @@ def test_field_selectors_and_all_namespaces(core: Any, namespace: str, manifests
     on_node = core.list_pod_for_all_namespaces(field_selector="spec.nodeName=dev-node-2").items
     assert ("a", namespace) in {(p.metadata.name, p.metadata.namespace) for p in on_node}
     assert "b" not in {p.metadata.name for p in on_node if p.metadata.namespace == namespace}
-    running = core.list_pod_for_all_namespaces(
-        field_selector=f"metadata.namespace={namespace},status.phase=Running"
-    ).items
-    assert {p.metadata.name for p in running} == {"a", "b"}
+    running_here = f"metadata.namespace={namespace},status.phase=Running"
+    eventually(
+        lambda: (
+            {
+                p.metadata.name
+                for p in core.list_pod_for_all_namespaces(field_selector=running_here).items
+            }
+            == {"a", "b"}
+        )
+    )
     assert not core.list_namespaced_pod(namespace, field_selector="status.phase!=Running").items
     with pytest.raises(ApiException) as unsupported:
         core.list_namespaced_pod(namespace, field_selector="spec.hostname=x")

@@ -1,0 +1,162 @@
+"""The node agent's activities: copy a mounted volume into the repository and back.
+
+A copy heartbeats its progress with the data mover's checkpoint; when the activity is
+retried (the agent was killed, the node restarted), the new attempt starts from the last
+heartbeat's checkpoint, so nothing already stored is uploaded again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.repository import open_repository
+from activities.tags import SnapshotKind, snapshot_tags
+from datamover.api import (
+    BackupCheckpoint,
+    BackupOptions,
+    BackupProgress,
+    RestoreOptions,
+    backup,
+    latest_snapshot,
+    restore,
+)
+from lifeboat.contracts.volumes import (
+    CopyProgress,
+    CopyVolumeInput,
+    CopyVolumeResult,
+    RestoreVolumeInput,
+    RestoreVolumeResult,
+    VolumePath,
+    volume_snapshot_path,
+)
+
+log = structlog.get_logger(__name__)
+
+
+class NodeActivities:
+    """Activities of the node agent on one node; `kubelet_pods_dir` is the agent's own view."""
+
+    def __init__(self, node: str, kubelet_pods_dir: Path) -> None:
+        self.node = node
+        self.kubelet_pods_dir = kubelet_pods_dir
+
+    def all(self) -> list[object]:
+        return [self.copy_volume, self.restore_volume]
+
+    def _local_path(self, where: VolumePath) -> Path:
+        if where.node != self.node:
+            raise ApplicationError(
+                f"volume is on node {where.node!r}, this agent serves {self.node!r}",
+                type="WrongNode",
+                non_retryable=True,
+            )
+        path = self.kubelet_pods_dir / where.relative_path
+        if not path.is_dir():  # follows the mount (a directory, or a symlink to one)
+            raise ApplicationError(
+                f"volume path {where.relative_path!r} is not mounted under "
+                f"{self.kubelet_pods_dir} on {self.node}",
+                type="VolumeNotMounted",
+            )
+        return path
+
+    @activity.defn(name="volume.copy")
+    def copy_volume(self, inp: CopyVolumeInput) -> CopyVolumeResult:
+        source = self._local_path(inp.source)
+        checkpoint = _last_checkpoint()
+        label = volume_snapshot_path(inp.cluster, inp.volume)
+        started = time.monotonic()
+        with open_repository(inp.storage_location) as repo:
+            parent = latest_snapshot(repo, paths=[label], hostname=inp.cluster)
+            options = BackupOptions(
+                files=inp.files,
+                memory_limit_mib=inp.memory_limit_mib,
+                tags=snapshot_tags(
+                    SnapshotKind.VOLUME,
+                    recovery_point=inp.recovery_point,
+                    cluster=inp.cluster,
+                    namespace=inp.volume.namespace,
+                    pvc=inp.volume.pvc,
+                ),
+                hostname=inp.cluster,
+                paths=(label,),
+                parent=parent if inp.incremental else None,
+            )
+            log.info(
+                "volume.copy.start",
+                pvc=f"{inp.volume.namespace}/{inp.volume.pvc}",
+                resumed=checkpoint is not None,
+                parent=parent,
+            )
+            result = backup(
+                repo, os.fspath(source), options, progress=_heartbeat, resume_from=checkpoint
+            )
+        return CopyVolumeResult(
+            snapshot_id=result.snapshot_id,
+            parent_snapshot_id=options.parent,
+            files=result.files,
+            files_unmodified=result.files_unmodified,
+            bytes_read=result.bytes_read,
+            bytes_new=result.bytes_new,
+            bytes_uploaded=result.bytes_uploaded,
+            duration_seconds=time.monotonic() - started,
+            resumed=checkpoint is not None,
+            warnings=result.warnings,
+        )
+
+    @activity.defn(name="volume.restore")
+    def restore_volume(self, inp: RestoreVolumeInput) -> RestoreVolumeResult:
+        target = self._local_path(inp.target)
+        started = time.monotonic()
+        with open_repository(inp.storage_location) as repo:
+            result = restore(
+                repo,
+                inp.snapshot_id,
+                os.fspath(target),
+                RestoreOptions(files=inp.files, memory_limit_mib=inp.memory_limit_mib),
+                progress=lambda p: activity.heartbeat(p.model_dump(mode="json")),
+            )
+        if result.errors:
+            # Restoring again writes the same files; a retry fixes what was transient.
+            raise ApplicationError(
+                f"{len(result.errors)} files could not be restored: {'; '.join(result.errors[:5])}",
+                type="RestoreIncomplete",
+            )
+        return RestoreVolumeResult(
+            files=result.files,
+            bytes_written=result.bytes_written,
+            duration_seconds=time.monotonic() - started,
+            warnings=result.warnings,
+        )
+
+
+def _heartbeat(progress: BackupProgress) -> None:
+    activity.heartbeat(
+        CopyProgress(
+            files_done=progress.files_done,
+            files_total=progress.files_total,
+            bytes_read=progress.bytes_read,
+            bytes_total=progress.bytes_total,
+            bytes_uploaded=progress.bytes_uploaded,
+            current_file=progress.current_file,
+            checkpoint=(
+                progress.checkpoint.model_dump(mode="json") if progress.checkpoint else None
+            ),
+        ).model_dump(mode="json")
+    )
+
+
+def _last_checkpoint() -> BackupCheckpoint | None:
+    """The checkpoint the previous attempt heartbeated last, if this is a retry."""
+    details = activity.info().heartbeat_details
+    if not details:
+        return None
+    last = CopyProgress.model_validate(details[-1])
+    if last.checkpoint is None:
+        return None
+    return BackupCheckpoint.model_validate(last.checkpoint)
