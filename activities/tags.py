@@ -29,7 +29,12 @@ def snapshot_tags(
     namespace: str | None = None,
     pvc: str | None = None,
 ) -> tuple[str, ...]:
-    tags = [LIFEBOAT, f"kind={kind.value}", recovery_point_tag(recovery_point), f"cluster={cluster}"]
+    tags = [
+        LIFEBOAT,
+        f"kind={kind.value}",
+        recovery_point_tag(recovery_point),
+        f"cluster={cluster}",
+    ]
     if namespace is not None:
         tags.append(f"namespace={namespace}")
     if pvc is not None:

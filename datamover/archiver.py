@@ -38,7 +38,7 @@ from datamover.jobs import (
     BackupResult,
 )
 from datamover.repository import BlobType, RepoCheckpoint, Repository
-from datamover.scanner import Entry, count_tree, list_dir, node_fields
+from datamover.scanner import Entry, count_tree, list_dir, matches, node_fields
 from datamover.snapshots import Snapshot
 from datamover.tree import Node, NodeType, Tree
 
@@ -46,6 +46,8 @@ log = structlog.get_logger(__name__)
 
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
 _ORPHAN_CLOCK_MARGIN_S = 30.0
+_BATCH_FILES = 32
+_BATCH_BYTES = 4 * 1024 * 1024
 
 
 class BackupAborted(Exception):
@@ -95,11 +97,18 @@ class _DirJob:
         entry: Entry,
         parent: _DirJob | None,
         slot: int,
+        *,
+        old_node: Node | None = None,
+        old_tree: Tree | None = None,
+        old_tree_id: bytes | None = None,
     ) -> None:
         self._archiver = archiver
         self._entry = entry
         self._parent = parent
         self._slot = slot
+        self._old_node = old_node
+        self._old_tree = old_tree
+        self._old_tree_id = old_tree_id
         self._nodes: list[Node | None] = []
         self._pending = 0
         self._sealed = False
@@ -129,22 +138,34 @@ class _DirJob:
 
     def _finish(self) -> None:
         archiver = self._archiver
+        node: Node | None = None
+        tree_id = b""
         try:
-            tree = Tree(nodes=[n for n in self._nodes if n is not None])
+            nodes = [n for n in self._nodes if n is not None]
             self._nodes = []
-            tree_id = archiver.repo.save_tree(tree)
-            node = Node.model_validate(
-                {**node_fields(self._entry.name, self._entry.st), "subtree": tree_id}
-            )
+            tree_id = self._reused_tree(nodes) or archiver.repo.save_tree(Tree(nodes=nodes))
+            old = self._old_node
+            if old is not None and old.subtree == tree_id and matches(old, self._entry.st):
+                node = old
+            else:
+                fields = node_fields(self._entry.name, self._entry.st)
+                node = Node.model_validate({**fields, "subtree": tree_id})
         except BaseException as exc:
             archiver.fail(exc)
-            node = None
-            tree_id = b""
         archiver.stats.add(dirs=1)
         if self._parent is not None:
             self._parent.complete(self._slot, node)
         else:
             archiver.root_done(tree_id)
+
+    def _reused_tree(self, nodes: list[Node]) -> bytes | None:
+        """The parent's tree id, when every entry kept its old node object."""
+        old_tree, old_id = self._old_tree, self._old_tree_id
+        if old_tree is None or old_id is None or len(nodes) != len(old_tree.nodes):
+            return None
+        if not all(new is old for new, old in zip(nodes, old_tree.nodes, strict=True)):
+            return None
+        return old_id if self._archiver.repo.has_blob(BlobType.TREE, old_id) else None
 
 
 class Archiver:
@@ -214,14 +235,21 @@ class Archiver:
             raise NotADirectoryError(f"{source} is not a directory")
         if self._resume_from is not None:
             resume_repository(self.repo, self._resume_from)
-        parent_tree = self._parent_tree()
+        parent_tree, parent_tree_id = self._parent_tree()
         counter = threading.Thread(target=self._count, args=(source,), daemon=True)
         counter.start()
         stop_progress = threading.Event()
         reporter = threading.Thread(target=self._report_loop, args=(stop_progress,), daemon=True)
         reporter.start()
         try:
-            root = _DirJob(self, Entry(name="", path=source, st=root_st), None, 0)
+            root = _DirJob(
+                self,
+                Entry(name="", path=source, st=root_st),
+                None,
+                0,
+                old_tree=parent_tree,
+                old_tree_id=parent_tree_id,
+            )
             try:
                 self._walk(source, "", root, parent_tree)
             finally:
@@ -270,12 +298,12 @@ class Archiver:
 
     _parent_id: str | None = None
 
-    def _parent_tree(self) -> Tree | None:
+    def _parent_tree(self) -> tuple[Tree | None, bytes | None]:
         if self.options.parent is None:
-            return None
+            return None, None
         snapshot_id, snapshot = self.repo.load_snapshot(self.options.parent)
         self._parent_id = snapshot_id
-        return self.repo.load_tree(snapshot.tree)
+        return self.repo.load_tree(snapshot.tree), snapshot.tree
 
     # -- walking ----------------------------------------------------------------------
 
@@ -295,6 +323,10 @@ class Archiver:
             for node in old_nodes.values()
             if node.type is NodeType.DIR and node.subtree is not None
         }
+        # Small files go to the file threads in batches: one hand-off per file would make
+        # this thread (which needs the GIL for every file) the bottleneck.
+        batch: list[tuple[Entry, int]] = []
+        batch_bytes = 0
         for entry in entries:
             self._check_failed()
             entry_rel = f"{rel}/{entry.name}" if rel else entry.name
@@ -311,48 +343,81 @@ class Archiver:
                 if unchanged is not None:
                     # Taken from the parent without reading: no need for a file thread.
                     self.stats.add(files=1, files_unmodified=1)
-                    node = self._file_node(entry.name, entry.st, unchanged, entry.st.st_size)
-                    job.complete(slot, node)
+                    if old is None or not matches(old, entry.st):
+                        old = self._file_node(entry.name, entry.st, unchanged, entry.st.st_size)
+                    job.complete(slot, old)
                     continue
-                self._file_slots.acquire()
+                if entry.st.st_size >= self._chunker.params.min_size:
+                    self._submit_files(job, [(entry, slot)])
+                    continue
+                batch.append((entry, slot))
+                batch_bytes += entry.st.st_size
+                if len(batch) >= _BATCH_FILES or batch_bytes >= _BATCH_BYTES:
+                    self._submit_files(job, batch)
+                    batch, batch_bytes = [], 0
+            elif kind is NodeType.SYMLINK:
+                job.complete(slot, self._symlink_node(entry, old))
+            else:
+                if batch:
+                    self._submit_files(job, batch)
+                    batch, batch_bytes = [], 0
+                pending = old_subtrees.get(entry.name)
                 try:
-                    self._file_pool.submit(self._file_job, entry, job, slot)
+                    old_tree = pending.result() if pending is not None else None
                 except BaseException:
-                    self._file_slots.release()
                     job.complete(slot, None)
                     raise
-            elif kind is NodeType.SYMLINK:
-                job.complete(slot, self._symlink_node(entry))
-            else:
-                child = _DirJob(self, entry, job, slot)
+                child = _DirJob(
+                    self,
+                    entry,
+                    job,
+                    slot,
+                    old_node=old if old_tree is not None else None,
+                    old_tree=old_tree,
+                    old_tree_id=old.subtree if old is not None and old_tree is not None else None,
+                )
                 try:
-                    pending = old_subtrees.get(entry.name)
-                    old_tree = pending.result() if pending is not None else None
                     self._walk(entry.path, entry_rel, child, old_tree)
                 finally:
                     child.seal()
+        if batch:
+            self._submit_files(job, batch)
 
-    def _symlink_node(self, entry: Entry) -> Node | None:
+    def _submit_files(self, job: _DirJob, files: list[tuple[Entry, int]]) -> None:
+        self._file_slots.acquire()
+        try:
+            self._file_pool.submit(self._file_job, job, files)
+        except BaseException:
+            self._file_slots.release()
+            for _, slot in files:
+                job.complete(slot, None)
+            raise
+
+    def _symlink_node(self, entry: Entry, old: Node | None) -> Node | None:
         try:
             target = os.readlink(entry.path)
         except OSError as exc:
             self.stats.warn(f"cannot read symlink {entry.path}: {exc.strerror or exc}")
             return None
         self.stats.add(files=1)
+        if old is not None and old.linktarget == target and matches(old, entry.st):
+            return old
         return Node.model_validate({**node_fields(entry.name, entry.st), "linktarget": target})
 
     # -- files ------------------------------------------------------------------------
 
-    def _file_job(self, entry: Entry, job: _DirJob, slot: int) -> None:
-        node: Node | None = None
+    def _file_job(self, job: _DirJob, files: list[tuple[Entry, int]]) -> None:
         try:
-            if self._failure is None:
-                node = self._archive_file(entry)
-        except BaseException as exc:
-            self.fail(exc)
+            for entry, slot in files:
+                node: Node | None = None
+                try:
+                    if self._failure is None:
+                        node = self._archive_file(entry)
+                except BaseException as exc:
+                    self.fail(exc)
+                job.complete(slot, node)
         finally:
             self._file_slots.release()
-        job.complete(slot, node)
 
     def _unchanged(self, st: os.stat_result, old: Node | None) -> list[bytes] | None:
         """The parent's content of an unchanged file, if all of it is still stored."""

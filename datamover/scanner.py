@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from datamover.gotime import GoTime
-from datamover.tree import NodeType, go_mode, node_type_of
+from datamover.tree import Node, NodeType, go_mode, node_type_of
 
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
 
@@ -123,3 +123,29 @@ def node_fields(name: str, st: os.stat_result) -> dict[str, Any]:
     if node_type is NodeType.FILE:
         fields["size"] = st.st_size
     return fields
+
+
+def matches(node: Node, st: os.stat_result) -> bool:
+    """Whether `node` says exactly what `node_fields` would say of `st` (content aside).
+
+    An unchanged entry then keeps its old node object, and a directory whose entries all
+    did keeps its old tree, which is then neither encoded nor hashed again."""
+    node_type = node_type_of(st.st_mode)
+    return (
+        node.type is node_type
+        and node.mode == go_mode(st.st_mode)
+        and node.mtime == GoTime.from_unix_ns(st.st_mtime_ns)
+        and node.ctime == GoTime.from_unix_ns(st.st_ctime_ns)
+        and node.atime == GoTime.from_unix_ns(st.st_atime_ns)
+        and node.inode == st.st_ino
+        and node.device_id == st.st_dev
+        and node.links == st.st_nlink
+        and node.size == (st.st_size if node_type is NodeType.FILE else 0)
+        and node.uid == st.st_uid
+        and node.gid == st.st_gid
+        and node.user == user_name(st.st_uid)
+        and node.group == group_name(st.st_gid)
+        and not node.extended_attributes
+        and not node.device
+        and not node.error
+    )

@@ -23,8 +23,10 @@ from devstack.home import stack_home
 from devstack.info import StackInfo
 from devstack.ports import free_port
 from devstack.readiness import wait_until_ready
-from devstack.services import kube, moto, seaweedfs, temporal
+from devstack.services import agents, kube, moto, seaweedfs, temporal
 from devstack.state import ClusterPorts, StackPorts, StackState, load, locked, save
+from lifeboat.config import CONFIG_FILE
+from lifeboat.queues import CONTROL_QUEUE, cluster_queue, node_queue
 
 log = structlog.get_logger(__name__)
 
@@ -80,27 +82,34 @@ def up(
     with locked(home):
         state = load(home) or _new_state(home)
         state = _with_clusters(home, state, clusters)
-        services = _services(home, state)
-        started: list[str] = []
-        for svc in services:
-            known = state.processes.get(svc.name)
-            if known is not None and known.alive:
-                continue
-            state.processes[svc.name] = processes.spawn(
-                svc.name, svc.command, log=home / "logs" / f"{svc.name}.log", env=svc.env
-            )
-            started.append(svc.name)
-            log.info("dev.service.started", service=svc.name, endpoint=svc.endpoint)
-        save(home, state)
         write_stack_config(state.info)
+        started: list[str] = []
         try:
-            _wait_healthy(state, services, timeout)
+            # Servers first; the agents connect to Temporal and the clusters when they start.
+            for phase in (_services(home, state), _agents(home, state)):
+                started += _start_missing(home, state, phase)
+                save(home, state)
+                _wait_healthy(state, phase, timeout)
         except Exception:
             for name in started:
                 processes.stop(state.processes.pop(name))
             save(home, state)
             raise
         return UpResult(info=state.info, already_running=not started, started=started)
+
+
+def _start_missing(home: Path, state: StackState, services: list[_Service]) -> list[str]:
+    started = []
+    for svc in services:
+        known = state.processes.get(svc.name)
+        if known is not None and known.alive:
+            continue
+        state.processes[svc.name] = processes.spawn(
+            svc.name, svc.command, log=home / "logs" / f"{svc.name}.log", env=svc.env
+        )
+        started.append(svc.name)
+        log.info("dev.service.started", service=svc.name, endpoint=svc.endpoint)
+    return started
 
 
 def down(home: Path | None = None, *, purge: bool = False) -> list[str]:
@@ -128,7 +137,7 @@ def status(home: Path | None = None) -> StackStatus:
     if state is None:
         return StackStatus(home=home, healthy=False, info=None, services=[])
     rows = []
-    for svc in _services(home, state):
+    for svc in [*_services(home, state), *_agents(home, state)]:
         proc = state.processes.get(svc.name)
         alive = proc is not None and proc.alive
         rows.append(
@@ -237,6 +246,44 @@ def _services(home: Path, state: StackState) -> list[_Service]:
                 healthy=lambda cluster=cluster: kube.healthy(cluster),  # type: ignore[misc]
             )
         )
+    return services
+
+
+def _agents(home: Path, state: StackState) -> list[_Service]:
+    info = state.info
+    env = agents.environment(home / CONFIG_FILE)
+    temporal_info = info.temporal
+    services = [
+        _Service(
+            name="agent-control",
+            command=agents.control_command(),
+            env=env,
+            endpoint=f"queue {CONTROL_QUEUE}",
+            healthy=lambda: temporal.has_pollers(temporal_info, CONTROL_QUEUE, workflows=True),
+        )
+    ]
+    for cluster in info.clusters.values():
+        queue = cluster_queue(cluster.name)
+        services.append(
+            _Service(
+                name=f"agent-{cluster.name}",
+                command=agents.cluster_agent_command(cluster),
+                env=env,
+                endpoint=f"queue {queue}",
+                healthy=lambda queue=queue: temporal.has_pollers(temporal_info, queue),  # type: ignore[misc]
+            )
+        )
+        for node in cluster.nodes:
+            queue = node_queue(cluster.name, node.name)
+            services.append(
+                _Service(
+                    name=f"agent-{node.name}",
+                    command=agents.node_agent_command(cluster, node),
+                    env=env,
+                    endpoint=f"queue {queue}",
+                    healthy=lambda queue=queue: temporal.has_pollers(temporal_info, queue),  # type: ignore[misc]
+                )
+            )
     return services
 
 

@@ -1,0 +1,11 @@
+"""Orchestration only: deterministic, sandbox-safe workflows that call activities by name."""
+
+from __future__ import annotations
+
+from workflows.backup import BackupWorkflow
+from workflows.catalog import CatalogQueryWorkflow
+from workflows.restore import RestoreWorkflow
+
+WORKFLOWS: tuple[type, ...] = (BackupWorkflow, RestoreWorkflow, CatalogQueryWorkflow)
+
+__all__ = ["WORKFLOWS", "BackupWorkflow", "CatalogQueryWorkflow", "RestoreWorkflow"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -46,7 +47,7 @@ class NodeActivities:
         self.node = node
         self.kubelet_pods_dir = kubelet_pods_dir
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., object]]:
         return [self.copy_volume, self.restore_volume]
 
     def _local_path(self, where: VolumePath) -> Path:

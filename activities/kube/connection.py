@@ -11,9 +11,9 @@ def api_client(cluster: Cluster) -> client.ApiClient:
     """A fresh client; callers close it (it owns a connection pool)."""
     configuration = client.Configuration()
     if cluster.in_cluster:
-        config.load_incluster_config(client_configuration=configuration)
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     else:
-        config.load_kube_config(
+        config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=str(cluster.kubeconfig),
             context=cluster.context,
             client_configuration=configuration,

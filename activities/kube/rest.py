@@ -42,7 +42,7 @@ def request(
         auth_settings=["BearerToken"],
     )
     response = api.call_api(*serialized, _request_timeout=REQUEST_TIMEOUT_SECONDS)
-    data = response.read()
+    data = response.read()  # type: ignore[no-untyped-call]
     if not 200 <= response.status <= 299:
         api.response_deserialize(response, {})  # raises the ApiException matching the status
         raise ApiException(status=response.status, reason=response.reason)
@@ -62,6 +62,10 @@ def find(api: client.ApiClient, path: str) -> Obj | None:
         if exc.status == 404:
             return None
         raise
+
+
+def gone(api: client.ApiClient, path: str) -> bool:
+    return find(api, path) is None
 
 
 def list_items(

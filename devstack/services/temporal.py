@@ -6,21 +6,19 @@ import asyncio
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from devstack.binaries import find_binary
 from devstack.info import TemporalInfo
 from devstack.ports import HOST
+from lifeboat import search_attributes
 
 NAMESPACE = "default"
-SEARCH_ATTRIBUTES: dict[str, str] = {
-    "LifeboatCluster": "Keyword",
-    "LifeboatJob": "Keyword",
-    "LifeboatPolicy": "Keyword",
-    "LifeboatRecoveryPoint": "Keyword",
-}
+SEARCH_ATTRIBUTES: dict[str, str] = {key.name: "Keyword" for key in search_attributes.ALL}
 
 
 class TemporalPorts(BaseModel):
@@ -74,3 +72,24 @@ def registered_search_attributes(temporal: TemporalInfo) -> dict[str, str]:
 
 def healthy(temporal: TemporalInfo) -> bool:
     return registered_search_attributes(temporal) == SEARCH_ATTRIBUTES
+
+
+def has_pollers(temporal: TemporalInfo, task_queue: str, *, workflows: bool = False) -> bool:
+    """True once a worker polls `task_queue`: the worker process is connected and serving."""
+
+    async def fetch() -> bool:
+        client = await Client.connect(temporal.address, namespace=temporal.namespace)
+        resp = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=temporal.namespace,
+                task_queue=TaskQueue(name=task_queue),
+                task_queue_type=(
+                    TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
+                    if workflows
+                    else TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+                ),
+            )
+        )
+        return len(resp.pollers) > 0
+
+    return asyncio.run(fetch())

@@ -7,6 +7,7 @@ import click
 from lifeboat.cli.dev import demo, dev
 from lifeboat.cli.repo import repo
 from lifeboat.cli.schema import schema
+from lifeboat.cli.worker import worker
 from lifeboat.logging_setup import configure_logging
 
 
@@ -35,6 +36,7 @@ cli.add_command(dev)
 cli.add_command(demo)
 cli.add_command(schema)
 cli.add_command(repo)
+cli.add_command(worker)
 
 
 def main() -> None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from enum import StrEnum
 
-from pydantic import Field, computed_field
-
+from lifeboat.contracts.kube import RunId, Seconds
 from lifeboat.models import LifeboatModel, RestoreRequest
 from lifeboat.models.common import AbsolutePath, DnsLabel, K8sName
 from lifeboat.models.recovery_point import RecoveryPointId
@@ -38,7 +37,9 @@ class RestoreStage(StrEnum):
 
 
 ALL_STAGES: tuple[RestoreStage, ...] = tuple(RestoreStage)
-STAGES_BEFORE_DATA: tuple[RestoreStage, ...] = ALL_STAGES[: ALL_STAGES.index(RestoreStage.STORAGE) + 1]
+STAGES_BEFORE_DATA: tuple[RestoreStage, ...] = ALL_STAGES[
+    : ALL_STAGES.index(RestoreStage.STORAGE) + 1
+]
 """What must exist before volume data is written: up to and including the claims."""
 STAGES_AFTER_DATA: tuple[RestoreStage, ...] = ALL_STAGES[len(STAGES_BEFORE_DATA) :]
 
@@ -60,7 +61,7 @@ class CheckStorageClassesInput(LifeboatModel):
 class RestoreResourcesInput(LifeboatModel):
     """Input of ``kube.restore_resources``."""
 
-    run_id: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+    run_id: RunId
     """The restore run; restored objects carry it as the ``lifeboat.io/run`` label, so a retried
     attempt recognises what an earlier one created."""
 
@@ -114,7 +115,6 @@ class RestoreResourcesResult(LifeboatModel):
     claims: tuple[RestoredClaim, ...] = ()
     """Claims created by this run (not those skipped or updated): they are new and empty."""
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def counts(self) -> dict[RestoreOutcome, int]:
         tally = Counter(result.outcome for result in self.objects)
@@ -122,36 +122,27 @@ class RestoreResourcesResult(LifeboatModel):
 
 
 class ExposeRestoreVolumeInput(LifeboatModel):
-    """Input of ``kube.expose_restore_volume``: a restored claim to write data into."""
+    """Input of ``kube.expose_restore_volume``: a restored claim to write data into.
 
-    run_id: str = Field(min_length=1, max_length=63)
+    The answer is a `lifeboat.contracts.kube.VolumeExposure`, as for a backup's volume."""
+
+    run_id: RunId
+    recovery_point: RecoveryPointId | None = None
+    """Labels the mounter pod, for people reading the cluster."""
     namespace: DnsLabel
     claim: K8sName
-    timeout_seconds: float = Field(default=300.0, gt=0)
+    timeout_seconds: Seconds = 300.0
     """How long the mounter pod may take to run (the claim binds when it is scheduled)."""
 
 
-class RestoreVolumeExposure(LifeboatModel):
-    """Where a node agent finds a restored claim's volume, read-write."""
-
-    namespace: DnsLabel
-    claim: K8sName
-    pod_name: K8sName
-    pod_uid: str
-    node: str
-    """The node whose agent writes the data."""
-    pv_name: K8sName
-    path: str
-    """``<pod-uid>/volumes/<plugin-dir>/<pv>/mount``, relative to the kubelet pods dir; the
-    node agent may glob ``<pod-uid>/volumes/*/<pv>/mount`` if the plugin dir is unknown."""
-
-
 class ReleaseRestoreVolumeInput(LifeboatModel):
-    """Input of ``kube.release_restore_volume``: remove the mounter pod (idempotent)."""
+    """Input of ``kube.release_restore_volume``: remove the mounter pod and wait until it
+    is gone (idempotent; it needs no exposure, so a cancelled run can call it too)."""
 
-    run_id: str = Field(min_length=1, max_length=63)
+    run_id: RunId
     namespace: DnsLabel
     claim: K8sName
+    timeout_seconds: Seconds = 120.0
 
 
 __all__ = [
@@ -161,12 +152,10 @@ __all__ = [
     "CheckStorageClassesInput",
     "ExposeRestoreVolumeInput",
     "ReleaseRestoreVolumeInput",
-    "RecoveryPointId",
     "RestoreObjectResult",
     "RestoreOutcome",
     "RestoreResourcesInput",
     "RestoreResourcesResult",
     "RestoreStage",
-    "RestoreVolumeExposure",
     "RestoredClaim",
 ]

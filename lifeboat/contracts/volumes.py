@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from lifeboat.models import DnsLabel, K8sName, LifeboatModel, StorageLocation
 from lifeboat.models.errors import invalid
 
+
 class VolumePath(LifeboatModel):
     """Where a volume is mounted on a node, relative to that node agent's kubelet pods dir
     (`<pod-uid>/volumes/<plugin-dir>/<pv>/mount`); the agent joins it with its own root."""

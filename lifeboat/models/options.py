@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Self
 
@@ -9,6 +10,7 @@ from pydantic import model_validator
 
 from lifeboat.models.base import LifeboatModel
 from lifeboat.models.common import ConcurrentFiles, ConcurrentPvs, K8sName, MemoryLimitMiB
+from lifeboat.models.duration import PositiveDuration
 from lifeboat.models.errors import FieldErrors, one_of
 
 
@@ -107,6 +109,9 @@ class BackupOptions(DataMoverLimits):
 
     preserve_snapshots: bool = False
     """Keep the VolumeSnapshots after the copy, until the snapshot retention ends."""
+
+    snapshot_ready_timeout: PositiveDuration = timedelta(minutes=10)
+    """How long a VolumeSnapshot may take to become ready before its volume fails."""
 
     @model_validator(mode="after")
     def _methods_fit_mode(self) -> Self:

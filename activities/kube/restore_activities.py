@@ -1,0 +1,89 @@
+"""The cluster agent's restore activities: thin Temporal wrappers, one client per call.
+
+Sync activities (the kubernetes client blocks; the worker runs them in its thread pool).
+An API answer no retry can change becomes a non-retryable `ApplicationError`; objects the
+API server rejects one by one are not errors here but failed entries of the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.kube.connection import api_client
+from activities.kube.heartbeat import heartbeat
+from activities.kube.restore_apply import (
+    PERMANENT_STATUSES,
+    api_error_message,
+    check_storage_classes,
+    restore_resources,
+)
+from activities.kube.restore_volume import expose_restore_volume, release_restore_volume
+from lifeboat.contracts.kube import VolumeExposure
+from lifeboat.contracts.restore import (
+    CheckStorageClassesInput,
+    ExposeRestoreVolumeInput,
+    ReleaseRestoreVolumeInput,
+    RestoreResourcesInput,
+    RestoreResourcesResult,
+)
+from lifeboat.models import Cluster
+
+
+class RestoreActivities:
+    """Restore activities for one cluster (queue ``lifeboat-cluster-<name>``)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def all(self) -> list[Callable[..., object]]:
+        return [
+            self.check_storage_class_mapping,
+            self.restore_resources,
+            self.expose_restore_volume,
+            self.release_restore_volume,
+        ]
+
+    @contextmanager
+    def _api(self) -> Iterator[client.ApiClient]:
+        try:
+            with api_client(self.cluster) as api:
+                yield api
+        except ApiException as exc:
+            if exc.status in PERMANENT_STATUSES and exc.status != 409:
+                raise ApplicationError(
+                    f"Kubernetes API of cluster {self.cluster.name} answered "
+                    f"{api_error_message(exc)}",
+                    type="KubernetesApiError",
+                    non_retryable=True,
+                ) from None
+            raise
+
+    @activity.defn(name="kube.check_storage_class_mapping")
+    def check_storage_class_mapping(self, inp: CheckStorageClassesInput) -> None:
+        """Every mapping target exists in the cluster; run before anything is fetched."""
+        with self._api() as api:
+            needed = {
+                target: ["storage_class_mapping"] for target in inp.storage_class_mapping.values()
+            }
+            check_storage_classes(api, needed)
+
+    @activity.defn(name="kube.restore_resources")
+    def restore_resources(self, inp: RestoreResourcesInput) -> RestoreResourcesResult:
+        with self._api() as api:
+            return restore_resources(api, inp, heartbeat=heartbeat)
+
+    @activity.defn(name="kube.expose_restore_volume")
+    def expose_restore_volume(self, inp: ExposeRestoreVolumeInput) -> VolumeExposure:
+        with self._api() as api:
+            return expose_restore_volume(api, inp)
+
+    @activity.defn(name="kube.release_restore_volume")
+    def release_restore_volume(self, inp: ReleaseRestoreVolumeInput) -> None:
+        with self._api() as api:
+            release_restore_volume(api, inp)

@@ -1,0 +1,20 @@
+"""The control worker (queue `lifeboat`): every workflow, plus catalog activities."""
+
+from __future__ import annotations
+
+from activities.catalog import CatalogActivities
+from lifeboat.config import LifeboatConfig
+from lifeboat.queues import CONTROL_QUEUE
+from lifeboat.temporal import connect
+from workers.runtime import run_worker
+from workflows import WORKFLOWS
+
+
+async def run_control_worker(config: LifeboatConfig) -> None:
+    client = await connect(config.temporal)
+    await run_worker(
+        client,
+        task_queue=CONTROL_QUEUE,
+        workflows=WORKFLOWS,
+        activities=CatalogActivities(config).all(),
+    )

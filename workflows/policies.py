@@ -1,0 +1,34 @@
+"""Timeouts and retry policies of the activities workflows call, in one place."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+NON_RETRYABLE = ["InvalidRequest", "WrongNode", "ValidationError"]
+
+KUBE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=6,
+    non_retryable_error_types=NON_RETRYABLE,
+)
+"""Kubernetes API calls: transient API errors clear up in seconds."""
+
+COPY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=8,
+    non_retryable_error_types=NON_RETRYABLE,
+)
+"""Volume copies: a retried copy resumes from its last heartbeated checkpoint."""
+
+CATALOG_RETRY = KUBE_RETRY
+
+KUBE_TIMEOUT = timedelta(minutes=5)
+COPY_TIMEOUT = timedelta(hours=12)
+COPY_HEARTBEAT = timedelta(seconds=30)
+"""A node agent that stops heartbeating this long is presumed dead; the copy is retried."""
