@@ -483,7 +483,7 @@ class Archiver:
             if known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
                 return list(known[2]), st.st_size
         if st.st_size < self._chunker.params.min_size:
-            small = self._read_small(fd)
+            small = self._read_small(fd, st.st_size)
             if small is not None:
                 return small
             os.lseek(fd, 0, os.SEEK_SET)  # it grew past one chunk since the stat
@@ -506,7 +506,7 @@ class Archiver:
             self._hardlinks[key] = (st.st_size, st.st_mtime_ns, content)
         return content, size
 
-    def _read_small(self, fd: int) -> tuple[list[bytes], int] | None:
+    def _read_small(self, fd: int, expected: int) -> tuple[list[bytes], int] | None:
         """A file smaller than the minimal chunk is one blob, stored by the file thread.
 
         No budget is taken: `files` threads hold at most `files * min_size` bytes this way.
@@ -515,7 +515,9 @@ class Archiver:
         parts: list[bytes] = []
         size = 0
         while size < limit:
-            piece = os.read(fd, limit - size)
+            # Ask for one byte more than expected, to see the end in one read; reading the
+            # whole limit would allocate (and fault in) a large buffer for every small file.
+            piece = os.read(fd, min(limit - size, max(expected + 1 - size, 64 * 1024)))
             if not piece:
                 break
             parts.append(piece)

@@ -90,14 +90,14 @@ class Run(Generic[R]):
         try:
             raw = await self._handle.result()
         except Exception as exc:
-            raise RunFailedError(_failure_message(exc)) from None
+            raise RunFailedError(failure_message(exc)) from None
         return self._result_type.model_validate(raw)
 
     async def cancel(self) -> None:
         await self._handle.cancel()
 
 
-def _failure_message(exc: BaseException) -> str:
+def failure_message(exc: BaseException) -> str:
     messages = []
     current: BaseException | None = exc
     while current is not None:
@@ -173,8 +173,8 @@ class LifeboatClient:
         from workflows.naming import restore_workflow_id
 
         self._known_names(request.target_cluster, request.storage_location)
-        target = request.target_cluster or "origin"
-        workflow_id = workflow_id or restore_workflow_id(target, datetime.now(UTC))
+        target = request.target_cluster or "its own cluster"
+        workflow_id = workflow_id or restore_workflow_id(request.recovery_point, datetime.now(UTC))
         handle = await self.temporal.start_workflow(
             "Restore",
             request.model_dump(mode="json"),

@@ -17,8 +17,9 @@ def backup_workflow_id(cluster: str, when: datetime) -> str:
     return f"backup-{cluster}-{utc_stamp(when)}"
 
 
-def restore_workflow_id(target_cluster: str, when: datetime) -> str:
-    return f"restore-{target_cluster}-{utc_stamp(when)}"
+def restore_workflow_id(recovery_point: str, when: datetime) -> str:
+    """`restore-<recovery point>-<utc time>`: which backup came back, and when."""
+    return f"restore-{recovery_point}-{utc_stamp(when)}"
 
 
 def recovery_point_id(cluster: str, workflow_id: str, now: datetime) -> str:

@@ -16,7 +16,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.kube.connection import api_client
-from activities.kube.heartbeat import heartbeat
 from activities.kube.restore_apply import (
     PERMANENT_STATUSES,
     api_error_message,
@@ -76,7 +75,7 @@ class RestoreActivities:
     @activity.defn(name="kube.restore_resources")
     def restore_resources(self, inp: RestoreResourcesInput) -> RestoreResourcesResult:
         with self._api() as api:
-            return restore_resources(api, inp, heartbeat=heartbeat)
+            return restore_resources(api, inp)
 
     @activity.defn(name="kube.expose_restore_volume")
     def expose_restore_volume(self, inp: ExposeRestoreVolumeInput) -> VolumeExposure:

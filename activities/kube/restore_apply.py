@@ -15,8 +15,8 @@ Custom resources come after their CRDs are established and discovery is refreshe
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -26,9 +26,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities.kube import rest
 from activities.kube.discovery import CRDS, STORAGE_CLASSES, collection_path, object_path
+from activities.kube.heartbeat import heartbeat
 from activities.kube.restore_plan import NotRestored, PlannedObject, plan_restore, stage_of
 from activities.kube.restore_tree import ExportedObject, read_exported_objects
 from activities.kube.restore_update import replacement
+from activities.kube.waiting import wait_until_all
 from lifeboat.contracts.kube import RUN_LABEL, ResourceType
 from lifeboat.contracts.restore import (
     RestoredClaim,
@@ -42,16 +44,10 @@ from lifeboat.models import ExistingResourcePolicy
 
 log = structlog.get_logger(__name__)
 
-Heartbeat = Callable[[str], None]
 CRD_ESTABLISHED_TIMEOUT_SECONDS = 60.0
-POLL_SECONDS = 0.5
 UPDATE_ATTEMPTS = 3
 PERMANENT_STATUSES = frozenset({400, 403, 404, 405, 409, 410, 413, 415, 422})
 """Answers that retrying the same request will not change: the object fails, others go on."""
-
-
-def _quiet(_: str) -> None:
-    pass
 
 
 def existing_storage_classes(api: client.ApiClient) -> set[str]:
@@ -115,26 +111,27 @@ class ServedTypes:
 
 
 def restore_resources(
-    api: client.ApiClient, request: RestoreResourcesInput, heartbeat: Heartbeat = _quiet
+    api: client.ApiClient, request: RestoreResourcesInput
 ) -> RestoreResourcesResult:
     exported = read_exported_objects(Path(request.resources_dir))
     plan = plan_restore(exported, request.request, request.run_id)
     check_storage_classes(api, plan.storage_classes, plan.restored_storage_classes)
     applier = _Applier(api, request.request.existing_resource_policy, request.run_id)
-    results = [
-        _not_restored(item, request.request.target_namespace)
-        for item in plan.not_restored
-        if stage_of(item.source) in request.stages
-    ]
+    results: list[RestoreObjectResult] = []
     claims: list[RestoredClaim] = []
     for stage in RestoreStage:
         if stage not in request.stages:
             continue
+        results.extend(
+            _not_restored(item, request.request.target_namespace)
+            for item in plan.not_restored
+            if stage_of(item.source) == stage
+        )
         applied = []
         for planned in plan.stage(stage):
             result = applier.apply(planned)
             applied.append((planned, result))
-            heartbeat(f"{stage}: {result.ref} {result.outcome}")
+            heartbeat({"stage": str(stage), "object": result.ref, "outcome": str(result.outcome)})
         results.extend(result for _, result in applied)
         claims.extend(
             _claim(planned)
@@ -144,7 +141,7 @@ def restore_resources(
         )
         if stage is RestoreStage.DEFINITIONS:
             crds = [p.name for p, r in applied if r.outcome != RestoreOutcome.FAILED]
-            wait_established(api, crds, heartbeat=heartbeat)
+            wait_established(api, crds)
             applier.served.refresh()
     log.info(
         "kube.restore_resources.done",
@@ -156,29 +153,20 @@ def restore_resources(
 
 
 def wait_established(
-    api: client.ApiClient,
-    names: Sequence[str],
-    *,
-    timeout: float = CRD_ESTABLISHED_TIMEOUT_SECONDS,
-    heartbeat: Heartbeat = _quiet,
+    api: client.ApiClient, names: Sequence[str], timeout: float = CRD_ESTABLISHED_TIMEOUT_SECONDS
 ) -> None:
     """Until every CRD named serves its resources (a create of them would 404 before)."""
-    pending = set(names)
-    deadline = time.monotonic() + timeout
-    while True:
-        for name in sorted(pending):
-            crd = rest.find(api, object_path(CRDS, None, name)) or {}
-            conditions = (crd.get("status") or {}).get("conditions") or []
-            if any(
-                c.get("type") == "Established" and c.get("status") == "True" for c in conditions
-            ):
-                pending.discard(name)
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"CustomResourceDefinitions not established: {sorted(pending)}")
-        heartbeat(f"waiting for CustomResourceDefinitions {sorted(pending)}")
-        time.sleep(POLL_SECONDS)
+
+    def established(name: str) -> bool:
+        crd = rest.find(api, object_path(CRDS, None, name)) or {}
+        conditions = (crd.get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+    wait_until_all(
+        [partial(established, name) for name in names],
+        timeout,
+        "the restored CustomResourceDefinitions to be established",
+    )
 
 
 class _Applier:

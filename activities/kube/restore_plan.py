@@ -39,6 +39,7 @@ from activities.kube.restore_transform import (
     SERVICE_ACCOUNT_NAME_ANNOTATION,
     SERVICE_ACCOUNT_TOKEN,
     RestoreContext,
+    provisioning_classes,
     restored_manifest,
     storage_classes_used,
 )
@@ -164,7 +165,7 @@ def stage_of(obj: ExportedObject) -> RestoreStage:
 def plan_restore(
     exported: Sequence[ExportedObject], request: RestoreRequest, run_id: str
 ) -> RestorePlan:
-    selected = _select(exported, request.selection)
+    selected = _select(exported, request.selection, request.storage_class_mapping)
     not_restored: list[NotRestored] = []
     kept: list[ExportedObject] = []
     for obj in selected:
@@ -188,7 +189,7 @@ def plan_restore(
     for target in request.storage_class_mapping.values():
         needs[target].append("storage_class_mapping")
     for p in planned:
-        for storage_class in storage_classes_used(p.manifest, p.source.group, p.source.kind):
+        for storage_class in provisioning_classes(p.manifest, p.source.group, p.source.kind):
             needs[storage_class].append(str(p))
     return RestorePlan(
         objects=tuple(planned),
@@ -219,7 +220,9 @@ def never_restored_reason(obj: ExportedObject) -> str | None:
 
 
 def _select(
-    exported: Sequence[ExportedObject], selection: ResourceSelection
+    exported: Sequence[ExportedObject],
+    selection: ResourceSelection,
+    storage_class_mapping: Mapping[str, str],
 ) -> list[ExportedObject]:
     requirements = parse_label_selector(selection.label_selector or "")
 
@@ -244,7 +247,7 @@ def _select(
                 if included(o)
                 and (o.resource != "namespaces" or selection.includes_namespace(o.name))
             ]
-    referred = _referred(namespaced)
+    referred = _referred(namespaced, storage_class_mapping)
     excluded = ResourceSelection(include_resource_types=selection.exclude_resource_types)
     return namespaced + [
         o
@@ -256,8 +259,11 @@ def _select(
     ]
 
 
-def _referred(namespaced: Sequence[ExportedObject]) -> set[tuple[str, str]]:
-    """(resource, name) of the cluster-scoped objects the namespaced ones refer to."""
+def _referred(
+    namespaced: Sequence[ExportedObject], storage_class_mapping: Mapping[str, str]
+) -> set[tuple[str, str]]:
+    """(resource, name) of the cluster-scoped objects the namespaced ones refer to; a
+    storage class mapped to another is not referred to any more."""
     referred: set[tuple[str, str]] = set()
     for obj in namespaced:
         assert obj.namespace is not None
@@ -265,7 +271,8 @@ def _referred(namespaced: Sequence[ExportedObject]) -> set[tuple[str, str]]:
         if obj.group:  # a CRD of that name exists only for custom resources
             referred.add((CRDS, obj.resource))
         for storage_class in storage_classes_used(obj.manifest, obj.group, obj.kind):
-            referred.add(("storageclasses.storage.k8s.io", storage_class))
+            if storage_class not in storage_class_mapping:
+                referred.add(("storageclasses.storage.k8s.io", storage_class))
         spec = obj.manifest.get("spec") or {}
         match (obj.group, obj.kind):
             case ("", "PersistentVolumeClaim") if spec.get("volumeName"):

@@ -234,7 +234,7 @@ _REWRITES: dict[tuple[str, str], Callable[[Obj, RestoreContext], None]] = {
 
 
 def storage_classes_used(manifest: Obj, group: str, kind: str) -> set[str]:
-    """The storage classes a (rewritten) manifest asks for; '' (no class) is not one."""
+    """The storage classes a manifest names; '' (no class) is not one."""
     spec = manifest.get("spec") or {}
     specs: list[dict[str, Any]] = []
     if (group, kind) in (("", "PersistentVolumeClaim"), ("", "PersistentVolume")):
@@ -242,3 +242,16 @@ def storage_classes_used(manifest: Obj, group: str, kind: str) -> set[str]:
     elif (group, kind) == ("apps", "StatefulSet"):
         specs.extend(t.get("spec") or {} for t in spec.get("volumeClaimTemplates") or [])
     return {s["storageClassName"] for s in specs if s.get("storageClassName")}
+
+
+def provisioning_classes(manifest: Obj, group: str, kind: str) -> set[str]:
+    """The storage classes that must exist for a (rewritten) manifest's volumes to be
+    provisioned: those of claims not pre-bound to a PV, and of StatefulSet claim templates.
+    A PV's class, and a pre-bound claim's, are only matched by name."""
+    if (group, kind) == ("", "PersistentVolume"):
+        return set()
+    if (group, kind) == ("", "PersistentVolumeClaim") and (manifest.get("spec") or {}).get(
+        "volumeName"
+    ):
+        return set()
+    return storage_classes_used(manifest, group, kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from contextlib import nullcontext
@@ -115,20 +116,39 @@ def seed(home: Path | None, cluster: str, as_json: bool) -> None:
 @click.command()
 @_home_option
 def demo(home: Path | None) -> None:
-    """Bring the local stack up, seed the sample application and show where everything is."""
-    _require_devstack()
-    from devstack import stack
+    """Protect the sample application and get a lost namespace back, on the local stack.
 
-    with _err.status("starting the local stack…"):
-        stack.up(home, clusters=("dev",))
-    report = stack.status(home)
-    assert report.info is not None
-    with _err.status("seeding the sample application into cluster dev…"):
-        created = _seed(report.info.clusters["dev"])
-    _print_seed(created)
-    _print_status(report, as_json=False)
-    _out.print(f"\n[bold]Temporal Web UI:[/] {report.info.temporal.ui_url}")
+    Brings the stack up, seeds the sample application, backs up the whole emulated cluster,
+    deletes a namespace with volumes, restores it and checks the data byte for byte.
+    """
+    _require_devstack()
+    from devstack.demo import run_demo
+    from lifeboat.cli.runs import follow_run, print_recovery_point, print_restore
+
+    report = asyncio.run(
+        run_demo(
+            home,
+            say=lambda step: _err.print(f"[bold cyan]==>[/] {step}"),
+            follow=lambda run, verb: follow_run(run, verb, as_json=False),
+        )
+    )
+    print_recovery_point(report.recovery_point)
+    print_restore(report.restore)
+    table = Table(title="Restored volumes, byte for byte")
+    for column in ("namespace/pvc", "before", "after", "equal"):
+        table.add_column(column)
+    for check in report.checks:
+        mark = "[green]yes[/]" if check.equal else "[red]NO[/]"
+        table.add_row(
+            f"{check.namespace}/{check.pvc}", check.expected[:12], check.restored[:12], mark
+        )
+    _out.print(table)
+    _out.print(f"Backup run:  {report.backup_ui_url}")
+    _out.print(f"Restore run: {report.restore_ui_url}")
     _out.print("Stop the stack with: [bold]lifeboat dev down[/]")
+    if not report.verified:
+        _err.print("[red]The restored data differs from the original.[/]")
+        sys.exit(1)
 
 
 def _seed(cluster: ClusterInfo) -> SeedReport:

@@ -6,6 +6,7 @@ import click
 
 from lifeboat.cli.dev import demo, dev
 from lifeboat.cli.repo import repo
+from lifeboat.cli.runs import backup, restore
 from lifeboat.cli.schema import schema
 from lifeboat.cli.worker import worker
 from lifeboat.logging_setup import configure_logging
@@ -37,6 +38,8 @@ cli.add_command(demo)
 cli.add_command(schema)
 cli.add_command(repo)
 cli.add_command(worker)
+cli.add_command(backup)
+cli.add_command(restore)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ def _build_source(api: client.ApiClient, ns: str, group: str) -> None:
             "metadata": {"name": "one"},
             "spec": {"size": 3},
         }
-        _wait(lambda path=path, body=body: _try_post(api, path, body))
+        _wait(partial(_try_post, api, path, body))
     # The deployment's ReplicaSet and pod exist, and the claim is bound, before the export.
     _wait(lambda: any(rest.list_items(api, f"{core}/pods")))
     _wait(lambda: rest.get(api, f"{core}/persistentvolumeclaims/data")["spec"].get("volumeName"))
