@@ -89,5 +89,4 @@ class ResourceActivities:
                         resources_dir=scratch,
                         stages=inp.stages,
                     ),
-                    heartbeat=heartbeat,
                 )

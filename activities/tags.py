@@ -15,6 +15,7 @@ class SnapshotKind(StrEnum):
     VOLUME = "volume"
     RESOURCES = "resources"
     CATALOG = "catalog"
+    AWS = "aws"
 
 
 def recovery_point_tag(recovery_point: str) -> str:

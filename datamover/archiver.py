@@ -261,7 +261,10 @@ class Archiver:
             self._tree_pool.shutdown(wait=True)
             self.repo.flush()
         except BaseException:
-            for pool in (self._file_pool, self._chunk_pool, self._tree_pool):
+            # Queued chunks are not cancelled: they give their bytes back to the budget a
+            # file thread may be waiting on (and do nothing else once the run has failed).
+            self._chunk_pool.shutdown(wait=False)
+            for pool in (self._file_pool, self._tree_pool):
                 pool.shutdown(wait=False, cancel_futures=True)
             stop_progress.set()
             if self._failure is not None and not isinstance(self._failure, BackupAborted):
@@ -532,6 +535,7 @@ class Archiver:
 
     def _store_chunk(self, data: bytes, taken: int) -> bytes:
         try:
+            self._check_failed()
             blob_id = hash_bytes(data)
             _, new = self.repo.save_blob(BlobType.DATA, data, blob_id)
             if new:
@@ -599,15 +603,17 @@ def resume_repository(repo: Repository, checkpoint: BackupCheckpoint) -> None:
     its last checkpoint and its end. (Should one belong to a concurrent writer instead, it
     is merely named by two index files, which restic accepts.)
     """
-    since = checkpoint.taken_at - _ORPHAN_CLOCK_MARGIN_S
     known = set(checkpoint.repo.packs)
-    orphans = [
-        info.name
-        for info in repo.backend.list(FileType.DATA)
-        if info.mtime >= since
-        and info.name not in known
-        and not repo.index.has_pack(bytes.fromhex(info.name))
-    ]
+    orphans: list[str] = []
+    if checkpoint.taken_at is not None:
+        since = checkpoint.taken_at - _ORPHAN_CLOCK_MARGIN_S
+        orphans = [
+            info.name
+            for info in repo.backend.list(FileType.DATA)
+            if info.mtime >= since
+            and info.name not in known
+            and not repo.index.has_pack(bytes.fromhex(info.name))
+        ]
     if orphans:
         log.info("backup.resume.orphans", packs=len(orphans))
     repo.resume(

@@ -94,8 +94,9 @@ def plan_memory(
 
     `pack_buffers` is how many packs the repository may hold in memory at once (open plus
     pending uploads); `unbudgeted` is memory the caller holds outside both budgets (small
-    files read whole, at most one per file thread). The rest is shared: the in-flight budget first gets room for every
-    worker to hold a maximal chunk in all its copies, then both budgets split what is left.
+    files read whole, at most one per file thread). The rest is shared: the in-flight
+    budget first gets room for every worker to hold a maximal chunk in all its copies, then
+    both budgets split what is left.
     """
     if not MIN_LIMIT_MIB <= limit_mib <= MAX_LIMIT_MIB:
         raise ValueError(f"memory limit must be {MIN_LIMIT_MIB}..{MAX_LIMIT_MIB} MiB")

@@ -42,7 +42,9 @@ class BackupCheckpoint(BaseModel):
     """What a backup needs to resume: the repository data that is durably stored."""
 
     repo: RepoCheckpoint
-    taken_at: float = Field(description="wall clock (seconds since the epoch) when taken")
+    taken_at: float | None = Field(
+        default=None, description="wall clock (seconds since the epoch) when it was taken"
+    )
 
 
 class BackupProgress(BaseModel):

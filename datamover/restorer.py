@@ -102,6 +102,8 @@ class Restorer:
         self.stats = _Stats()
         self._needs: dict[bytes, dict[PackedBlob, list[_Target]]] = {}
         self._dirs: list[tuple[str, Node]] = []
+        self._inodes: dict[tuple[int, int], _FileState] = {}
+        self._links: list[tuple[_FileState, _FileState]] = []
         plan = plan_memory(
             options.memory_limit_mib,
             pack_size=0,
@@ -126,6 +128,7 @@ class Restorer:
         finally:
             os.close(root_fd)
         self._fetch_all()
+        self._make_hard_links()
         for path, node in reversed(self._dirs):
             self._apply_dir_metadata(path, node)
         if root_node is not None:
@@ -218,6 +221,13 @@ class Restorer:
         content = node.content or []
         state = _FileState(path=path, node=node, remaining=len(content))
         self.stats.files_total += 1
+        if node.links > 1 and node.inode:
+            # restic records each hard link as a file node with the same inode; the first
+            # is restored, the others are linked to it at the end.
+            first = self._inodes.setdefault((node.device_id, node.inode), state)
+            if first is not state and first.node.content == node.content:
+                self._links.append((first, state))
+                return
         self.stats.bytes_total += node.size
         placed: list[tuple[bytes, PackedBlob, _Target]] = []
         offset = 0
@@ -235,6 +245,24 @@ class Restorer:
             os.close(_create_file(node.name, dir_fd))
             state.created = True
             self._finish_file(state)
+
+    def _make_hard_links(self) -> None:
+        for first, link in self._links:
+            if first.failed:
+                self.stats.error(f"cannot restore {link.path}: its hard link {first.path} failed")
+                continue
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    existing = os.lstat(link.path)
+                    if stat.S_ISDIR(existing.st_mode):
+                        raise IsADirectoryError(errno.EISDIR, "is a directory")
+                    os.unlink(link.path)  # a file or symlink in the way; never followed
+                os.link(first.path, link.path, follow_symlinks=False)
+            except OSError as exc:
+                self.stats.error(f"cannot restore {link.path}: {exc.strerror or exc}")
+                continue
+            with self.stats.lock:
+                self.stats.files += 1
 
     def _make_symlink(self, dir_fd: int, path: str, node: Node) -> None:
         try:

@@ -68,6 +68,7 @@ def stack_config(info: StackInfo) -> LifeboatConfig:
         ),
         clusters=clusters,
         storage_locations={STORAGE_LOCATION: location},
+        aws_endpoint_url=info.aws.endpoint,
     )
 
 

@@ -41,6 +41,9 @@ class LifeboatConfig(LifeboatModel):
     temporal: TemporalSettings = TemporalSettings()
     clusters: dict[DnsLabel, Cluster] = Field(default_factory=dict)
     storage_locations: dict[DnsLabel, StorageLocation] = Field(default_factory=dict)
+    aws_endpoint_url: str | None = None
+    """Send every AWS API call (STS, IAM, EKS, CloudFormation) here instead of AWS: for an
+    emulator such as moto in the local stack; unset in a real installation."""
 
     @model_validator(mode="after")
     def _keys_match_names(self) -> Self:

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         SnapshotState,
         SnapshotTarget,
         SweepRunInput,
+        SweepRunOutput,
         VolumeExposure,
         VolumeInfo,
         WaitSnapshotsInput,
@@ -460,7 +461,7 @@ class _BackupRun:
         await self.kube(
             "kube.sweep_run",
             SweepRunInput(run_id=self.run_id),
-            type(None),
+            SweepRunOutput,
             "remove what this run created",
         )
 

@@ -40,14 +40,14 @@ from activities.kube.naming import derived_name
 from activities.kube.snapshots import delete_snapshots
 from activities.kube.waiting import POLL_SECONDS, wait_until_all
 from lifeboat.contracts.kube import (
-    PRESERVED_LABEL,
     PVC_ANNOTATION,
-    RUN_LABEL,
     ExposeVolumeInput,
     ObjectRef,
     SnapshotRef,
     VolumeExposure,
+    is_machinery,
     lifeboat_labels,
+    machinery_selector,
 )
 from lifeboat.models import BackupMethod
 
@@ -93,9 +93,11 @@ def release_volume(api: client.ApiClient, created: list[ObjectRef], timeout_seco
 
 
 def sweep_run(api: client.ApiClient, run_id: str, timeout_seconds: float) -> list[ObjectRef]:
-    """Delete every pod, PVC and VolumeSnapshot labelled with the run, except snapshots
-    marked preserved; what was deleted, pods first so their claims can go."""
-    selector = f"{RUN_LABEL}={run_id},{PRESERVED_LABEL}!=true"
+    """Delete every pod, PVC and VolumeSnapshot the run made (`machinery_selector`), except
+    snapshots marked preserved; what was deleted, pods first so their claims can go.
+    Objects a restore run created for the user carry its run label but are not machinery,
+    so they stay."""
+    selector = machinery_selector(run_id)
     deleted: list[ObjectRef] = []
     for resource_type in (PODS, PVCS):
         for obj in rest.list_items(api, collection_path(resource_type), label_selector=selector):
@@ -161,18 +163,18 @@ def _running_workload_pod(api: client.ApiClient, pvc: rest.Obj) -> VolumeExposur
     if not pods:
         # Retryable: a workload pod being replaced is running again soon.
         raise RuntimeError(f"no running pod mounts PVC {namespace}/{claim}")
-    return _exposure(api, pods[0], pvc["spec"]["volumeName"], created=[])
+    return exposure_of(api, pods[0], pvc["spec"]["volumeName"], created=[])
 
 
 def _expose_live_claim(
     api: client.ApiClient, request: ExposeVolumeInput, pvc: rest.Obj
 ) -> VolumeExposure:
     pv = rest.get(api, object_path(PVS, None, pvc["spec"]["volumeName"]))
-    node = local_node(pv) or _node_holding(api, pvc, pv)
+    node = local_node(pv) or node_holding(api, pvc, pv)
     return _run_mounter(api, request, claim=request.pvc, node=node, created=[])
 
 
-def _node_holding(api: client.ApiClient, pvc: rest.Obj, pv: rest.Obj) -> str | None:
+def node_holding(api: client.ApiClient, pvc: rest.Obj, pv: rest.Obj) -> str | None:
     """For a ReadWriteOnce volume, the node of a pod that has it already: only a pod on
     that node can mount it too."""
     if not set(pv["spec"].get("accessModes") or []) <= READ_WRITE_ONCE_MODES:
@@ -184,7 +186,7 @@ def _node_holding(api: client.ApiClient, pvc: rest.Obj, pv: rest.Obj) -> str | N
         if claim in claims_of(p)
         and p["spec"].get("nodeName")
         and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
-        and RUN_LABEL not in (p["metadata"].get("labels") or {})
+        and not is_machinery(p["metadata"].get("labels") or {})
     )
     return nodes[0] if nodes else None
 
@@ -258,9 +260,9 @@ def _run_mounter(
             collection_path(PODS, request.namespace),
             mounter_pod(name, claim, node, request),
         )
-        pod = _wait_running(api, request.namespace, name, request.timeout_seconds)
+        pod = wait_running(api, request.namespace, name, request.timeout_seconds)
         pvc = rest.get(api, object_path(PVCS, request.namespace, claim))
-        exposure = _exposure(api, pod, pvc["spec"]["volumeName"], created=created)
+        exposure = exposure_of(api, pod, pvc["spec"]["volumeName"], created=created)
     except BaseException:
         for ref in created:
             try:
@@ -336,7 +338,7 @@ def mounter_pod(name: str, claim: str, node: str | None, request: ExposeVolumeIn
     }
 
 
-def _wait_running(
+def wait_running(
     api: client.ApiClient, namespace: str, name: str, timeout_seconds: float
 ) -> rest.Obj:
     deadline = time.monotonic() + timeout_seconds
@@ -376,7 +378,7 @@ def _why(pod: rest.Obj) -> str:
     return f"phase {phase} on {node}" + (f"; {'; '.join(reasons)}" if reasons else "")
 
 
-def _exposure(
+def exposure_of(
     api: client.ApiClient, pod: rest.Obj, pv_name: str, created: list[ObjectRef]
 ) -> VolumeExposure:
     pv = rest.get(api, object_path(PVS, None, pv_name))

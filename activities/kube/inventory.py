@@ -14,8 +14,8 @@ Selection rules (an object must pass every one; exclusions win over inclusions):
   storage classes of those PVCs and PVs, the CRDs of selected custom resources, and the
   ClusterRoles that selected RoleBindings bind. Each only when its type is included.
 - ``cluster_scoped: off``: none.
-- Objects labelled with a Lifeboat run (mounter pods, temporary PVCs, VolumeSnapshots a run
-  made) are never saved: they are the backup's own machinery.
+- A run's machinery (mounter pods, temporary PVCs, VolumeSnapshots; see
+  `lifeboat.contracts.kube.is_machinery`) is never saved. Objects a restore created are.
 
 Volumes are the selected PVCs that are bound, with their PV, storage class, driver,
 snapshot class and the pods that mount them; pods are read even when the ``pods`` type is
@@ -44,11 +44,11 @@ from activities.kube.discovery import (
     collection_path,
 )
 from lifeboat.contracts.kube import (
-    RUN_LABEL,
     Inventory,
     PodUse,
     ResourceType,
     VolumeInfo,
+    is_machinery,
 )
 from lifeboat.models import ClusterScoped, ResourceSelection
 
@@ -62,6 +62,7 @@ PLUGIN_DIRS = {
 """The kubelet's directory under ``<pod-uid>/volumes/`` per PV source; other sources are
 found by the node agent's glob."""
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+FEW_NAMESPACES = 5
 
 
 @dataclass
@@ -99,16 +100,23 @@ def select_objects(api: client.ApiClient, selection: ResourceSelection) -> Selec
     )
     result = Selection(types=types, namespaces=namespaces)
     wanted = set(namespaces)
+    # A few namespaces are read one by one; many are read in one list per type and filtered.
+    scopes: list[str | None] = list(namespaces) if len(namespaces) <= FEW_NAMESPACES else [None]
     for resource_type in included:
         if not resource_type.namespaced:
             continue
-        items = rest.list_items(
-            api, collection_path(resource_type), label_selector=selection.label_selector
-        )
-        result.add(
-            resource_type,
-            (o for o in items if o["metadata"].get("namespace") in wanted and not _lifeboats(o)),
-        )
+        for scope in scopes:
+            items = rest.list_items(
+                api, collection_path(resource_type, scope), label_selector=selection.label_selector
+            )
+            result.add(
+                resource_type,
+                (
+                    o
+                    for o in items
+                    if o["metadata"].get("namespace") in wanted and not _lifeboats(o)
+                ),
+            )
     if selection.cluster_scoped is ClusterScoped.OFF:
         return result
     by_name = {t.name: t for t in included}
@@ -316,7 +324,7 @@ def _all(api: client.ApiClient, resource_type: ResourceType) -> list[rest.Obj]:
 
 
 def _lifeboats(obj: rest.Obj) -> bool:
-    return RUN_LABEL in (obj["metadata"].get("labels") or {})
+    return is_machinery(obj["metadata"].get("labels") or {})
 
 
 def _key(obj: rest.Obj) -> tuple[str, str]:

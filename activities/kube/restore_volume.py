@@ -14,11 +14,11 @@ from kubernetes import client
 from activities.kube import rest
 from activities.kube.discovery import PODS, PVCS, PVS, collection_path, object_path
 from activities.kube.exposure import (
-    _exposure,
-    _node_holding,
-    _wait_running,
+    exposure_of,
     mounter_pod,
+    node_holding,
     release_volume,
+    wait_running,
 )
 from activities.kube.inventory import local_node
 from activities.kube.naming import derived_name
@@ -66,9 +66,9 @@ def expose_restore_volume(
     ref = restore_mounter_ref(request.run_id, request.namespace, request.claim)
     rest.create(api, collection_path(PODS, request.namespace), writable_mounter_pod(request, node))
     try:
-        pod = _wait_running(api, request.namespace, ref.name, request.timeout_seconds)
+        pod = wait_running(api, request.namespace, ref.name, request.timeout_seconds)
         pvc = rest.get(api, object_path(PVCS, request.namespace, request.claim))
-        return _exposure(api, pod, pvc["spec"]["volumeName"], created=[ref])
+        return exposure_of(api, pod, pvc["spec"]["volumeName"], created=[ref])
     except BaseException:
         rest.delete(api, object_path(PODS, request.namespace, ref.name))
         raise
@@ -89,4 +89,4 @@ def _claim_node(api: client.ApiClient, pvc: rest.Obj) -> str | None:
     pv = rest.find(api, object_path(PVS, None, volume_name))
     if pv is None:
         return None
-    return local_node(pv) or _node_holding(api, pvc, pv)
+    return local_node(pv) or node_holding(api, pvc, pv)

@@ -86,7 +86,12 @@ def wait_snapshots(
     api: client.ApiClient, snapshots: list[SnapshotRef], timeout_seconds: float
 ) -> list[SnapshotState]:
     """Each snapshot's outcome: ready, failed with the snapshot controller's error, or
-    still not ready when the timeout ends. One bad volume never hides the others."""
+    still not ready when the timeout ends. One bad volume never hides the others.
+
+    An error in a snapshot's status fails it at once, as Velero does: the controllers
+    report there what keeps a snapshot from being cut, and waiting would only delay the
+    report by the whole timeout.
+    """
     deadline = time.monotonic() + timeout_seconds
     done: dict[SnapshotRef, SnapshotState] = {}
     while True:

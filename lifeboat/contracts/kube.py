@@ -1,12 +1,14 @@
 """Inputs and outputs of the cluster agent's backup-side Kubernetes activities.
 
 Discovery and inventory, VolumeSnapshots, exposing a volume to a node agent, sweeping a
-run's leftovers and exporting manifests. Every object Lifeboat creates carries the labels
-below, so a cancelled run's leftovers are found by label alone.
+run's leftovers and exporting manifests. Every object Lifeboat creates to do its work
+carries the labels of `lifeboat_labels`, so a cancelled run's leftovers are found by label
+alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field
@@ -40,11 +42,26 @@ Seconds = Annotated[float, Field(gt=0, le=24 * 3600)]
 
 
 def lifeboat_labels(run_id: str, recovery_point: str | None = None) -> dict[str, str]:
-    """The labels on everything Lifeboat creates for a run."""
+    """The labels on the machinery Lifeboat creates for a run (mounter pods, temporary
+    PVCs, VolumeSnapshots).
+
+    Restored objects carry the run label too, but not ``managed-by``: they belong to the
+    user, so a sweep of the run leaves them alone and the next backup saves them.
+    """
     labels = {MANAGED_BY_LABEL: MANAGED_BY, RUN_LABEL: run_id}
     if recovery_point is not None:
         labels[RECOVERY_POINT_LABEL] = recovery_point
     return labels
+
+
+def machinery_selector(run_id: str) -> str:
+    """The label selector of a run's machinery, preserved snapshots excepted."""
+    return f"{MANAGED_BY_LABEL}={MANAGED_BY},{RUN_LABEL}={run_id},{PRESERVED_LABEL}!=true"
+
+
+def is_machinery(labels: Mapping[str, str]) -> bool:
+    """Whether an object is some run's machinery (never backed up)."""
+    return labels.get(MANAGED_BY_LABEL) == MANAGED_BY and RUN_LABEL in labels
 
 
 class ResourceType(LifeboatModel):
@@ -249,7 +266,8 @@ class SweepRunOutput(LifeboatModel):
 class ExportResourcesInput(LifeboatModel):
     selection: ResourceSelection = ResourceSelection()
     directory: AbsolutePath
-    """A local directory on the cluster agent, created if missing; it must be empty."""
+    """A local directory on the cluster agent, created if missing; a tree an earlier
+    attempt wrote there is replaced."""
 
 
 class ExportResourcesOutput(LifeboatModel):

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from datamover.api import backup, restore
 from datamover.archiver import Archiver
 from datamover.backend.local import LocalBackend
@@ -117,6 +119,10 @@ def test_round_trip_with_restic(
     expected = describe(source)
     assert describe(by_restic) == expected
     assert describe(by_lifeboat) == expected
+    # Hard links come back as hard links.
+    for restored_tree in (by_restic, by_lifeboat):
+        tool = restored_tree / "bin" / "tool"
+        assert tool.stat().st_ino == (restored_tree / "links" / "hardlink-to-tool").stat().st_ino
     # The hole stays a hole.
     assert (by_lifeboat / "sparse.img").stat().st_blocks * 512 < 1024 * 1024
 
@@ -300,3 +306,19 @@ def test_resume_after_sigkill_uploads_nothing_twice(
     restic(repo_dir, "unlock")  # type: ignore[operator]  # the killed run's lock is stale
     by_restic = restic(repo_dir, "check", "--read-data", check=False)  # type: ignore[operator]
     assert by_restic.returncode == 0, by_restic.stdout + by_restic.stderr
+
+
+def test_a_failing_progress_callback_stops_the_backup(tmp_path: Path, repo: Repository) -> None:
+    """How a cancelled activity stops a backup: its heartbeat raises."""
+    source = tmp_path / "source"
+    source.mkdir()
+    rng = random.Random(5)
+    for i in range(8):
+        (source / f"f{i}").write_bytes(rng.randbytes(2_000_000))
+
+    def cancelled(progress: BackupProgress) -> None:
+        raise RuntimeError("activity cancelled")
+
+    options = BackupOptions(chunker=SMALL_CHUNKS, progress_interval=0.05, files=2)
+    with pytest.raises(RuntimeError, match="activity cancelled"):
+        backup(repo, str(source), options, progress=cancelled)

@@ -120,9 +120,12 @@ def start_pod(
         spec["nodeName"] = node
     path = f"/api/v1/namespaces/{namespace}/pods"
     rest.request(api, "POST", path, body={"metadata": {"name": name}, "spec": spec})
-    return eventually(
-        lambda: (pod := rest.get(api, f"{path}/{name}"))["status"].get("phase") == "Running" and pod
+    pod: rest.Obj = eventually(
+        lambda: (
+            (found := rest.get(api, f"{path}/{name}"))["status"].get("phase") == "Running" and found
+        )
     )
+    return pod
 
 
 def mount_dir(dev: ClusterInfo, node: str, relative_path: str) -> Path:

@@ -14,7 +14,7 @@ from activities.kube.export import export_resources, strip_server_fields
 from activities.kube.restore_tree import read_exported_objects
 from lifeboat.models import ResourceSelection
 
-SERVED = {
+SERVED: dict[str, Any] = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
     "metadata": {

@@ -201,11 +201,25 @@ def test_sweep_removes_a_runs_objects_but_keeps_preserved_snapshots(
         ),
     )
     preserve_snapshots(kube_api, refs[:1], "rp-sweep", datetime(2031, 1, 1, tzinfo=UTC))
+    # What a restore run creates for the user carries the run label, but is not machinery.
+    restored = {RUN_LABEL: run, "lifeboat.io/restored-from": "rp-old"}
+    rest.request(
+        kube_api,
+        "POST",
+        f"/api/v1/namespaces/{ns}/persistentvolumeclaims",
+        body={
+            "metadata": {"name": "restored", "labels": restored},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    )
 
     deleted = sweep_run(kube_api, run, timeout_seconds=30)
 
     assert sorted(r.kind for r in deleted) == ["PersistentVolumeClaim", "Pod", "VolumeSnapshot"]
     assert {r.name for r in deleted} == {r.name for r in from_snapshot.created} | {refs[1].name}
-    assert leftovers(kube_api, run) == [refs[0].name]
+    assert leftovers(kube_api, run) == ["restored", refs[0].name]
     assert rest.find(kube_api, object_path(VOLUME_SNAPSHOTS, ns, refs[0].name)) is not None
     assert sweep_run(kube_api, run, timeout_seconds=30) == []

@@ -220,3 +220,12 @@ def test_volume_inventory_knows_a_driver_without_snapshot_class(
     assert cache.pvc == "cache" and cache.driver == "nosnap.csi.k8s.io"
     assert cache.snapshot_class is None
     assert cache.snapshot_note == "driver nosnap.csi.k8s.io has no VolumeSnapshotClass"
+
+
+def test_the_whole_cluster_by_default(kube_api: client.ApiClient, scene: Scene) -> None:
+    selected = select_objects(kube_api, ResourceSelection())
+
+    assert len(selected.namespaces) > 5  # read with one list per type, not per namespace
+    assert {scene.a, scene.b, scene.c, "default", "kube-system"} <= set(selected.namespaces)
+    assert {f"{scene.a}/cfg", f"{scene.a}/other", f"{scene.c}/cfg"} <= names(selected, "configmaps")
+    assert {"nodes", "events"}.isdisjoint(selected.counts())

@@ -138,6 +138,12 @@ def _build_source(api: client.ApiClient, ns: str, group: str) -> None:
             },
         },
     )
+    job_pod = {"restartPolicy": "Never", "containers": [{"name": "once", "image": "busybox:1.36"}]}
+    _post(
+        api,
+        f"/apis/batch/v1/namespaces/{ns}/jobs",
+        {"metadata": {"name": "migrate"}, "spec": {"template": {"spec": job_pod}}},
+    )
     for plural, kind in (("gadgets", "Gadget"), ("gizmos", "Gizmo")):
         _post(
             api,
@@ -268,6 +274,10 @@ def test_restore_into_another_namespace_rewrites_references(
         == RestoreOutcome.SKIPPED
     )
     assert {(c.namespace, c.name) for c in result.claims} == {(target, "data")}
+    assert _find(result, "jobs.batch", "migrate").outcome == RestoreOutcome.CREATED
+    job = rest.get(dev_api, f"/apis/batch/v1/namespaces/{target}/jobs/migrate")
+    job_uid = job["metadata"]["uid"]
+    assert job["spec"]["selector"]["matchLabels"] == {"batch.kubernetes.io/controller-uid": job_uid}
     assert result.counts[RestoreOutcome.FAILED] == 0
     # ...and the restored Deployment comes up with pods of its own, on a new bound claim.
     pods = f"/api/v1/namespaces/{target}/pods"
@@ -355,7 +365,9 @@ def test_existing_objects_skipped_or_updated_by_policy(
 ) -> None:
     target = _unique("rpol")
     cleanup(dev_api, f"/api/v1/namespaces/{target}")
-    only = ResourceSelection(include_resource_types=["configmaps", "services", "namespaces"])
+    only = ResourceSelection(
+        include_resource_types=["configmaps", "services", "namespaces", "persistentvolumeclaims"]
+    )
     mapping = {source.namespace: target}
     first = _restore(dev_api, source, namespace_mapping=mapping, selection=only)
     assert _find(first, "configmaps", "settings").outcome == RestoreOutcome.CREATED
@@ -373,6 +385,7 @@ def test_existing_objects_skipped_or_updated_by_policy(
         source,
         namespace_mapping=mapping,
         selection=only,
+        storage_class_mapping={"csi-snap": "csi-nosnap"},
         existing_resource_policy=ExistingResourcePolicy.UPDATE,
     )
     assert _find(updated, "configmaps", "settings").outcome == RestoreOutcome.UPDATED
@@ -380,6 +393,11 @@ def test_existing_objects_skipped_or_updated_by_policy(
     assert _find(updated, "services", "web").outcome == RestoreOutcome.UPDATED
     service = rest.get(dev_api, f"/api/v1/namespaces/{target}/services/web")
     assert service["spec"]["clusterIP"] == service_ip
+    # A claim's spec is immutable: the cluster's stays, and the result says so.
+    claim = _find(updated, "persistentvolumeclaims", "data")
+    assert (claim.outcome, claim.kept_fields) == (RestoreOutcome.UPDATED, ("spec",))
+    claim_path = f"/api/v1/namespaces/{target}/persistentvolumeclaims/data"
+    assert rest.get(dev_api, claim_path)["spec"]["storageClassName"] == "csi-snap"
 
 
 def test_retried_restore_reports_its_own_objects_as_created(

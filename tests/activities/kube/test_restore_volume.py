@@ -123,6 +123,10 @@ def test_restored_claim_is_written_through_a_mounter_pod_before_its_workload_sta
                 api, ExposeRestoreVolumeInput(run_id=run_id, namespace=target, claim="files")
             )
 
+            again = expose_restore_volume(
+                api, ExposeRestoreVolumeInput(run_id=run_id, namespace=target, claim="files")
+            )
+            assert again == exposure  # a retried exposure finds its pod
             pv = rest.get(api, f"/api/v1/persistentvolumes/{exposure.pv_name}")
             assert exposure.node == local_node(pv)
             assert exposure.relative_path == (

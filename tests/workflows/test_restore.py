@@ -1,0 +1,126 @@
+"""RestoreWorkflow against the real stack: into another namespace, into another cluster
+with a storage class mapping, and over existing objects (policy skip vs update)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest_asyncio
+
+from devstack.info import StackInfo
+from devstack.kube.layout import volume_data_dir
+from devstack.kube.seed import volume_digest
+from lifeboat.client import LifeboatClient
+from lifeboat.contracts.restore import RestoreOutcome
+from lifeboat.contracts.restore_run import RestoreRunResult, RestoreStatus, VolumeRestoreOutcome
+from lifeboat.models import RestoreRequest
+
+
+async def restore(lifeboat: LifeboatClient, **request: Any) -> RestoreRunResult:
+    run = await lifeboat.start_restore(RestoreRequest.model_validate(request))
+    return await run.result()
+
+
+def restored_digests(kube: Any, stack: StackInfo, cluster: str, namespace: str) -> dict[str, str]:
+    """Each PVC's data in the target, read from the disk its PV was provisioned on."""
+    claims = kube.items(cluster, f"/api/v1/namespaces/{namespace}/persistentvolumeclaims")
+    state_dir = stack.clusters[cluster].state_dir
+    return {
+        c["metadata"]["name"]: volume_digest(volume_data_dir(state_dir, c["spec"]["volumeName"]))
+        for c in claims
+    }
+
+
+def outcome_of(result: RestoreRunResult, kind: str, name: str) -> RestoreOutcome:
+    [found] = [o for o in result.objects if (o.kind, o.name) == (kind, name)]
+    return found.outcome
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def copy_namespace(
+    lifeboat: LifeboatClient, default_backup: Any, app: Any, apps: Any
+) -> tuple[str, RestoreRunResult]:
+    """The shared application restored into a new namespace of its own cluster."""
+    target = apps.namespace("dev", "wf-copy")
+    result = await restore(
+        lifeboat,
+        recovery_point=default_backup.result.id,
+        selection={"include_namespaces": [app.namespace]},
+        namespace_mapping={app.namespace: target},
+    )
+    return target, result
+
+
+async def test_restore_into_another_namespace_brings_back_every_byte(
+    copy_namespace: tuple[str, RestoreRunResult], app: Any, kube: Any, stack: StackInfo
+) -> None:
+    target, result = copy_namespace
+    assert result.status is RestoreStatus.COMPLETED, result
+    assert {v.pvc: v.outcome for v in result.volumes} == dict.fromkeys(
+        app.volumes, VolumeRestoreOutcome.RESTORED
+    )
+    assert all(v.namespace == target and v.source_namespace == app.namespace for v in result.volumes)
+    assert restored_digests(kube, stack, "dev", target) == {
+        pvc: v.digest for pvc, v in app.volumes.items()
+    }
+    settings = kube.get("dev", f"/api/v1/namespaces/{target}/configmaps/settings")
+    assert settings["data"] == {"color": "blue"}
+    assert outcome_of(result, "ConfigMap", "settings") is RestoreOutcome.CREATED
+    assert kube.managed_objects("dev") == []
+
+
+async def test_existing_objects_are_skipped_or_updated_as_the_policy_says(
+    copy_namespace: tuple[str, RestoreRunResult],
+    lifeboat: LifeboatClient,
+    default_backup: Any,
+    app: Any,
+    kube: Any,
+) -> None:
+    target, _ = copy_namespace
+    settings = f"/api/v1/namespaces/{target}/configmaps/settings"
+    kube.merge_patch("dev", settings, {"data": {"color": "red"}})
+    common = {
+        "recovery_point": default_backup.result.id,
+        "selection": {"include_namespaces": [app.namespace]},
+        "namespace_mapping": {app.namespace: target},
+    }
+
+    skipped = await restore(lifeboat, **common)
+    assert outcome_of(skipped, "ConfigMap", "settings") is RestoreOutcome.SKIPPED
+    assert outcome_of(skipped, "PersistentVolumeClaim", "snap") is RestoreOutcome.SKIPPED
+    assert kube.get("dev", settings)["data"] == {"color": "red"}
+    # Existing claims keep their data: nothing is written into a volume in use.
+    assert all(v.outcome is not VolumeRestoreOutcome.RESTORED for v in skipped.volumes)
+
+    updated = await restore(lifeboat, existing_resource_policy="update", **common)
+    assert outcome_of(updated, "ConfigMap", "settings") is RestoreOutcome.UPDATED
+    assert kube.get("dev", settings)["data"] == {"color": "blue"}
+
+
+async def test_restore_into_another_cluster_maps_storage_classes(
+    lifeboat: LifeboatClient,
+    default_backup: Any,
+    app: Any,
+    apps: Any,
+    kube: Any,
+    stack: StackInfo,
+) -> None:
+    apps.namespaces.append(("dev2", app.namespace))
+    mapping = {"csi-snap": "csi-nosnap", "local": "nfs"}
+    result = await restore(
+        lifeboat,
+        recovery_point=default_backup.result.id,
+        target_cluster="dev2",
+        selection={"include_namespaces": [app.namespace]},
+        storage_class_mapping=mapping,
+    )
+    assert result.status is RestoreStatus.COMPLETED, result
+    assert result.target_cluster == "dev2"
+    claims = kube.items("dev2", f"/api/v1/namespaces/{app.namespace}/persistentvolumeclaims")
+    assert {c["metadata"]["name"]: c["spec"]["storageClassName"] for c in claims} == {
+        pvc: mapping.get(v.storage_class, v.storage_class) for pvc, v in app.volumes.items()
+    }
+    assert restored_digests(kube, stack, "dev2", app.namespace) == {
+        pvc: v.digest for pvc, v in app.volumes.items()
+    }
+    assert kube.managed_objects("dev2") == []
