@@ -1,7 +1,8 @@
-"""The control worker (queue `lifeboat`): every workflow, plus catalog activities."""
+"""The control worker (queue `lifeboat`): every workflow, plus catalog and AWS activities."""
 
 from __future__ import annotations
 
+from activities.aws.activities import AwsActivities
 from activities.catalog import CatalogActivities
 from lifeboat.config import LifeboatConfig
 from lifeboat.queues import CONTROL_QUEUE
@@ -16,5 +17,5 @@ async def run_control_worker(config: LifeboatConfig) -> None:
         client,
         task_queue=CONTROL_QUEUE,
         workflows=WORKFLOWS,
-        activities=CatalogActivities(config).all(),
+        activities=[*CatalogActivities(config).all(), *AwsActivities(config).all()],
     )

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from workflows.backup import BackupWorkflow
 from workflows.catalog import CatalogQueryWorkflow
+from workflows.eks_restore import EksRestoreWorkflow
 from workflows.restore import RestoreWorkflow
 
-WORKFLOWS: tuple[type, ...] = (BackupWorkflow, RestoreWorkflow, CatalogQueryWorkflow)
+WORKFLOWS: tuple[type, ...] = (
+    BackupWorkflow,
+    RestoreWorkflow,
+    CatalogQueryWorkflow,
+    EksRestoreWorkflow,
+)
 
-__all__ = ["WORKFLOWS", "BackupWorkflow", "CatalogQueryWorkflow", "RestoreWorkflow"]
+__all__ = [
+    "WORKFLOWS",
+    "BackupWorkflow",
+    "CatalogQueryWorkflow",
+    "EksRestoreWorkflow",
+    "RestoreWorkflow",
+]

@@ -32,3 +32,18 @@ KUBE_TIMEOUT = timedelta(minutes=5)
 COPY_TIMEOUT = timedelta(hours=12)
 COPY_HEARTBEAT = timedelta(seconds=30)
 """A node agent that stops heartbeating this long is presumed dead; the copy is retried."""
+
+AWS_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=8,
+    non_retryable_error_types=[*NON_RETRYABLE, "AccessDenied", "AwsConflict", "AwsResourceFailed"],
+)
+"""AWS calls: botocore has retried throttling already; this covers longer outages. A missing
+permission, a rejected request or a name taken by someone else fails the step at once."""
+
+AWS_TIMEOUT = timedelta(minutes=5)
+AWS_WAIT_TIMEOUT = timedelta(minutes=45)
+"""Waiting for a new EKS cluster (typically 10-15 minutes) or node group to become ACTIVE."""
+AWS_HEARTBEAT = timedelta(minutes=2)

@@ -64,8 +64,8 @@ def capture_cluster(eks: Any, iam: Any, link: AwsLink) -> EksCapture:
         *((a.service_account_role_arn, RoleUse.ADDON) for a in addons),
         *((p.pod_execution_role_arn, RoleUse.FARGATE) for p in profiles),
     ]:
-        if arn:
-            uses.setdefault(arn, []).append(use)
+        if arn and use not in uses.setdefault(arn, []):
+            uses[arn].append(use)
     roles = [r for arn, u in uses.items() if (r := _read(iam, arn, u, warnings)) is not None]
     roles += service_account_roles(iam, providers, set(uses))
     if not any(RoleUse.LOAD_BALANCER_CONTROLLER in r.uses for r in roles):

@@ -446,9 +446,12 @@ class SurveyInput(LifeboatModel):
 
 
 class EksRestoreStatus(StrEnum):
+    IN_PROGRESS = "InProgress"
     COMPLETED = "Completed"
     FAILED = "Failed"
     """A step failed; ``existing`` lists what the restore left in the account."""
+    KUBERNETES_FAILED = "KubernetesFailed"
+    """The EKS cluster is complete; the Kubernetes restore into it failed."""
 
 
 class EksRestoreResult(LifeboatModel):
@@ -460,7 +463,8 @@ class EksRestoreResult(LifeboatModel):
     """What the completed steps created or found."""
     existing: list[AwsResource] | None = None
     """After a failure: every planned resource that exists in the account now."""
-    failed_step: str | None = None
+    step: str | None = None
+    """The step running now, or the one that failed."""
     error: str | None = None
     warnings: list[str] = []
     kubernetes: RestoreRunResult | None = None

@@ -98,6 +98,8 @@ def test_status_reports_every_service_healthy(stack: StackInfo) -> None:
     assert report.healthy
     names = {s.name for s in report.services}
     assert {"temporal", "seaweedfs", "moto", "kube-dev", "kube-dev2"} <= names
+    agents = {"agent-control", "agent-dev", "agent-dev-node-1", "agent-dev-node-2", "agent-dev2"}
+    assert agents <= names
 
 
 def test_up_is_idempotent(stack: StackInfo) -> None:
@@ -117,10 +119,10 @@ def test_second_stack_runs_beside_and_down_stops_only_its_own(
         assert other.info.temporal.address != stack.temporal.address
         assert other.info.s3.endpoint != stack.s3.endpoint
         pids = [s.pid for s in devstack.status(home).services if s.pid]
-        assert len(pids) == 3
+        assert len(pids) == 4  # three servers and the control worker; no cluster, no agents
     finally:
         stopped = devstack.down(home)
-    assert sorted(stopped) == ["moto", "seaweedfs", "temporal"]
+    assert sorted(stopped) == ["agent-control", "moto", "seaweedfs", "temporal"]
     assert not any(psutil.pid_exists(p) and _is_running(p) for p in pids)
     # the session's own stack is untouched
     assert devstack.status(stack.home).healthy

@@ -376,6 +376,11 @@ def run_id_of(lifeboat: LifeboatClient) -> RunIdOf:
     return run_id
 
 
+@pytest.fixture(scope="session")
+def volume_spec() -> type[VolumeSpec]:
+    return VolumeSpec
+
+
 @pytest.fixture(name="eventually", scope="session")
 def eventually_fixture() -> Callable[..., Any]:
     return eventually

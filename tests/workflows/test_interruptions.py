@@ -1,0 +1,126 @@
+"""A backup survives its node agent being killed mid-copy, and a cancelled one leaves
+nothing behind. Both need a copy that takes a few seconds: a volume of random data."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+
+from devstack import stack as devstack
+from devstack import state
+from devstack.info import StackInfo
+from lifeboat.client import LifeboatClient, Run, RunFailedError
+from lifeboat.contracts.volumes import CopyProgress
+from lifeboat.models import BackupMethod, BackupRequest, RecoveryPointStatus, VolumeBackupStatus
+
+BLOCK = 4 << 20
+FILES = 6
+BLOCKS_PER_FILE = 12  # 6 files of 48 MiB: 288 MiB of incompressible data
+
+
+def random_files(root: Path) -> None:
+    """Incompressible and unique per block: one random block, each copy stamped with a
+    counter, so chunks never deduplicate and writing stays fast."""
+    block = bytearray(os.urandom(BLOCK))
+    counter = 0
+    for index in range(FILES):
+        with (root / f"blob-{index}.bin").open("wb") as out:
+            for _ in range(BLOCKS_PER_FILE):
+                counter += 1
+                block[:8] = counter.to_bytes(8, "little")
+                block[BLOCK // 2 : BLOCK // 2 + 8] = counter.to_bytes(8, "little")
+                out.write(block)
+
+
+@pytest.fixture(scope="module")
+def big_app(apps: Any, volume_spec: Any) -> Any:
+    return apps.make("wf-big", [volume_spec("big", "csi-snap", fill=random_files)])
+
+
+async def copy_heartbeat(lifeboat: LifeboatClient, run: Run[Any]) -> CopyProgress:
+    """The first heartbeat of the run's volume copy that the server holds with a checkpoint
+    naming stored packs: from then on a retried copy resumes instead of starting over."""
+    handle = lifeboat.temporal.get_workflow_handle(run.workflow_id)
+    converter = lifeboat.temporal.data_converter.payload_converter
+    while True:
+        described = await handle.describe()
+        assert described.status == WorkflowExecutionStatus.RUNNING, described.status
+        for pending in described.raw_description.pending_activities:
+            payloads = pending.heartbeat_details.payloads
+            if pending.activity_type.name == "volume.copy" and payloads:
+                progress = CopyProgress.model_validate(converter.from_payload(payloads[-1]))
+                packs = (progress.checkpoint or {}).get("repo", {}).get("packs")  # type: ignore[union-attr]
+                if progress.bytes_read and packs:
+                    return progress
+        await asyncio.sleep(0.2)
+
+
+async def test_killed_node_agent_copy_resumes_from_its_checkpoint(
+    lifeboat: LifeboatClient,
+    big_app: Any,
+    kube: Any,
+    stack: StackInfo,
+    repository_digest: Callable[[str], str],
+) -> None:
+    volume = big_app.volumes["big"]
+    size = FILES * BLOCKS_PER_FILE * BLOCK
+    run = await lifeboat.start_backup(
+        BackupRequest.model_validate(
+            {
+                "cluster": "dev",
+                "selection": {"include_namespaces": [big_app.namespace]},
+                "options": {"snapshot_before_backup": False},
+            }
+        )
+    )
+    progress = await copy_heartbeat(lifeboat, run)
+    assert progress.bytes_read < size
+    agent = state.load(stack.home).processes[f"agent-dev-{volume.node}"]  # type: ignore[union-attr]
+    os.kill(agent.pid, signal.SIGKILL)
+    await asyncio.to_thread(devstack.up, stack.home, clusters=("dev", "dev2"))
+
+    point = await run.result()
+    assert point.status is RecoveryPointStatus.COMPLETED
+    [copied] = point.volumes
+    assert copied.method is BackupMethod.HOST_VOLUME
+    assert "snapshot_before_backup is off" in copied.reason
+    assert copied.status is VolumeBackupStatus.COMPLETED
+    assert copied.node == volume.node
+    # The final attempt started from the checkpoint: what was stored is not stored again.
+    assert copied.bytes_uploaded < size
+    assert copied.bytes_total <= size
+    assert copied.repository_snapshot_id is not None
+    assert repository_digest(copied.repository_snapshot_id) == volume.digest
+
+
+async def test_cancel_mid_copy_leaves_nothing_behind(
+    lifeboat: LifeboatClient,
+    big_app: Any,
+    kube: Any,
+    run_id_of: Any,
+    restic: Callable[..., str],
+) -> None:
+    run = await lifeboat.start_backup(
+        BackupRequest(cluster="dev", selection={"include_namespaces": [big_app.namespace]})
+    )
+    await copy_heartbeat(lifeboat, run)
+    run_id = await run_id_of(run)
+    # Mid-copy from a snapshot: a VolumeSnapshot, a PVC made from it and a mounter pod.
+    made = kube.run_objects("dev", run_id)
+    assert {m.split()[0] for m in made} == {"Pod", "PersistentVolumeClaim", "VolumeSnapshot"}
+    await run.cancel()
+    with pytest.raises(RunFailedError, match="(?i)cancel"):
+        await run.result()
+    assert kube.run_objects("dev", run_id) == []
+    assert kube.managed_objects("dev") == []
+    # The interrupted copy holds a lock until it notices the cancellation; then the
+    # repository is whole.
+    out = restic("check")
+    assert "no errors were found" in out
