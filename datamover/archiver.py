@@ -2,15 +2,19 @@
 
 Three kinds of threads share the work:
 
-* the caller's thread walks the tree depth-first and hands files to the file pool;
+* the caller's thread walks the tree depth-first, takes unchanged files from the parent
+  snapshot without reading them, and hands the others to the file pool (small files in
+  batches, so that this one thread does not become the bottleneck);
 * `files` file threads read and chunk one file each, and hand every chunk to the chunk pool
-  without waiting for it, so one large file still keeps every core busy;
+  without waiting for it, so one large file still keeps every core busy (a file smaller
+  than a chunk is stored by its file thread: one hand-off less);
 * chunk threads hash, compress, encrypt and add chunks to packs (`Repository.save_blob`);
   the repository uploads full packs from its own pool, which overlaps with reading.
 
 A directory's tree is saved by whichever thread completes its last child, so finished
-directories are written and forgotten while the walk goes on. Bytes in flight are bounded by
-the memory budget (read buffers and chunks between read and pack).
+directories are written and forgotten while the walk goes on; when every entry kept its
+parent node, the parent's tree is reused as it is. Bytes in flight are bounded by the
+memory budget (read buffers and chunks between read and pack).
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 
 from datamover.backend.base import FileType
-from datamover.budget import plan_memory, return_freed_memory_promptly
+from datamover.budget import limit_allocator_arenas, plan_memory
 from datamover.chunker import Chunker
 from datamover.ids import hash_bytes
 from datamover.jobs import (
@@ -38,13 +42,19 @@ from datamover.jobs import (
     BackupResult,
 )
 from datamover.repository import BlobType, RepoCheckpoint, Repository
-from datamover.scanner import Entry, count_tree, list_dir, matches, node_fields
+from datamover.scanner import (
+    Entry,
+    count_tree,
+    list_dir,
+    matches,
+    node_fields,
+    open_without_atime,
+)
 from datamover.snapshots import Snapshot
 from datamover.tree import Node, NodeType, Tree
 
 log = structlog.get_logger(__name__)
 
-_O_NOATIME = getattr(os, "O_NOATIME", 0)
 _ORPHAN_CLOCK_MARGIN_S = 30.0
 _BATCH_FILES = 32
 _BATCH_BYTES = 4 * 1024 * 1024
@@ -54,27 +64,51 @@ class BackupAborted(Exception):
     """The backup stopped because of an earlier failure in another thread."""
 
 
-@dataclass
-class _Stats:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    files: int = 0
-    files_unmodified: int = 0
-    dirs: int = 0
-    bytes_read: int = 0
-    bytes_new: int = 0
-    current_file: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    files_total: int | None = None
-    bytes_total: int | None = None
+class _Counters:
+    __slots__ = ("bytes_new", "bytes_read", "dirs", "files", "files_unmodified")
 
-    def add(self, **deltas: int) -> None:
-        with self.lock:
-            for name, value in deltas.items():
-                setattr(self, name, getattr(self, name) + value)
+    def __init__(self) -> None:
+        self.files = self.files_unmodified = self.dirs = self.bytes_read = self.bytes_new = 0
+
+
+class _Stats:
+    """Run counters. Each thread adds to its own `_Counters` without a lock, and readers sum
+    them: one shared lock, taken several times per file by every file thread, was a convoy
+    (threads queued behind a holder that had lost the GIL)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._counters: list[_Counters] = []
+        self._lock = threading.Lock()
+        self.current_file: str | None = None
+        self.warnings: list[str] = []
+        self.files_total: int | None = None
+        self.bytes_total: int | None = None
+
+    def mine(self) -> _Counters:
+        counters: _Counters | None = getattr(self._local, "counters", None)
+        if counters is None:
+            counters = self._local.counters = _Counters()
+            with self._lock:
+                self._counters.append(counters)
+        return counters
+
+    def total(self) -> _Counters:
+        """Exact once the threads are done; a close, monotonic estimate while they run."""
+        total = _Counters()
+        with self._lock:
+            every = list(self._counters)
+        for c in every:
+            total.files += c.files
+            total.files_unmodified += c.files_unmodified
+            total.dirs += c.dirs
+            total.bytes_read += c.bytes_read
+            total.bytes_new += c.bytes_new
+        return total
 
     def warn(self, message: str) -> None:
         log.warning("backup.warning", message=message)
-        with self.lock:
+        with self._lock:
             self.warnings.append(message)
 
 
@@ -152,7 +186,7 @@ class _DirJob:
                 node = Node.model_validate({**fields, "subtree": tree_id})
         except BaseException as exc:
             archiver.fail(exc)
-        archiver.stats.add(dirs=1)
+        archiver.stats.mine().dirs += 1
         if self._parent is not None:
             self._parent.complete(self._slot, node)
         else:
@@ -227,7 +261,7 @@ class Archiver:
     # -- the run ----------------------------------------------------------------------
 
     def run(self, source: str) -> BackupResult:
-        return_freed_memory_promptly()
+        limit_allocator_arenas()
         label = os.path.abspath(source)
         source = os.path.realpath(source)  # the source may be a symlink to the directory
         root_st = os.stat(source)
@@ -274,18 +308,18 @@ class Archiver:
         reporter.join()
         snapshot_id = self.repo.save_snapshot(self._snapshot(label))
         self._report(with_checkpoint=False)
-        stats = self.stats
+        total = self.stats.total()
         return BackupResult(
             snapshot_id=snapshot_id,
             tree=self._root_tree.hex(),
-            files=stats.files,
-            files_unmodified=stats.files_unmodified,
-            dirs=stats.dirs,
-            bytes_read=stats.bytes_read,
-            bytes_new=stats.bytes_new,
+            files=total.files,
+            files_unmodified=total.files_unmodified,
+            dirs=total.dirs,
+            bytes_read=total.bytes_read,
+            bytes_new=total.bytes_new,
             bytes_uploaded=self._uploaded(),
             duration=time.monotonic() - self._started,
-            warnings=list(stats.warnings),
+            warnings=list(self.stats.warnings),
         )
 
     def _snapshot(self, source: str) -> Snapshot:
@@ -345,7 +379,9 @@ class Archiver:
                 unchanged = self._unchanged(entry.st, old)
                 if unchanged is not None:
                     # Taken from the parent without reading: no need for a file thread.
-                    self.stats.add(files=1, files_unmodified=1)
+                    counters = self.stats.mine()
+                    counters.files += 1
+                    counters.files_unmodified += 1
                     if old is None or not matches(old, entry.st):
                         old = self._file_node(entry.name, entry.st, unchanged, entry.st.st_size)
                     job.complete(slot, old)
@@ -402,7 +438,7 @@ class Archiver:
         except OSError as exc:
             self.stats.warn(f"cannot read symlink {entry.path}: {exc.strerror or exc}")
             return None
-        self.stats.add(files=1)
+        self.stats.mine().files += 1
         if old is not None and old.linktarget == target and matches(old, entry.st):
             return old
         return Node.model_validate({**node_fields(entry.name, entry.st), "linktarget": target})
@@ -450,7 +486,7 @@ class Archiver:
                 self.stats.warn(f"{entry.path} changed again while it was read; kept as read")
         if read is None:
             return None
-        self.stats.add(files=1)
+        self.stats.mine().files += 1
         return self._file_node(entry.name, read.st, read.content, read.size)
 
     def _read_file(self, path: str) -> _FileRead | None:
@@ -502,7 +538,7 @@ class Archiver:
                 taken = self._flight_budget.acquire(len(view))
                 data = bytes(view)
                 size += len(data)
-                self.stats.add(bytes_read=len(data))
+                self.stats.mine().bytes_read += len(data)
                 parts.append(self._chunk_pool.submit(self._store_chunk, data, taken))
         content = [p.result() for p in parts]
         if st.st_nlink > 1:
@@ -527,7 +563,7 @@ class Archiver:
             size += len(piece)
         if size >= limit:
             return None
-        self.stats.add(bytes_read=size)
+        self.stats.mine().bytes_read += size
         if not size:
             return [], 0
         data = parts[0] if len(parts) == 1 else b"".join(parts)
@@ -539,7 +575,7 @@ class Archiver:
             blob_id = hash_bytes(data)
             _, new = self.repo.save_blob(BlobType.DATA, data, blob_id)
             if new:
-                self.stats.add(bytes_new=len(data))
+                self.stats.mine().bytes_new += len(data)
             return blob_id
         finally:
             self._flight_budget.release(taken)
@@ -559,9 +595,7 @@ class Archiver:
     def _count(self, source: str) -> None:
         """Count files and bytes for the progress totals, beside the real walk."""
         files, size = count_tree(source)
-        with self.stats.lock:
-            self.stats.files_total = files
-            self.stats.bytes_total = size
+        self.stats.files_total, self.stats.bytes_total = files, size
 
     def _report_loop(self, stop: threading.Event) -> None:
         while not stop.wait(self.options.progress_interval):
@@ -579,19 +613,19 @@ class Archiver:
         if with_checkpoint:
             checkpoint = BackupCheckpoint(repo=self.repo.checkpoint(), taken_at=time.time())
         stats = self.stats
-        with stats.lock:
-            progress = BackupProgress(
-                files_done=stats.files,
-                files_total=stats.files_total,
-                dirs_done=stats.dirs,
-                bytes_read=stats.bytes_read,
-                bytes_total=stats.bytes_total,
-                bytes_new=stats.bytes_new,
-                bytes_uploaded=self._uploaded(),
-                current_file=stats.current_file,
-                elapsed=time.monotonic() - self._started,
-                checkpoint=checkpoint,
-            )
+        total = stats.total()
+        progress = BackupProgress(
+            files_done=total.files,
+            files_total=stats.files_total,
+            dirs_done=total.dirs,
+            bytes_read=total.bytes_read,
+            bytes_total=stats.bytes_total,
+            bytes_new=total.bytes_new,
+            bytes_uploaded=self._uploaded(),
+            current_file=stats.current_file,
+            elapsed=time.monotonic() - self._started,
+            checkpoint=checkpoint,
+        )
         self._progress(progress)
 
 
@@ -622,12 +656,7 @@ def resume_repository(repo: Repository, checkpoint: BackupCheckpoint) -> None:
 
 
 def _open_for_reading(path: str) -> int:
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        return os.open(path, flags | _O_NOATIME)
-    except PermissionError:
-        # O_NOATIME is only allowed to the file's owner (or root).
-        return os.open(path, flags)
+    return open_without_atime(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
 def backup_tree(

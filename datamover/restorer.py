@@ -20,14 +20,14 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import structlog
 
 from datamover.backend.base import FileType
 from datamover.blobs import BlobType, PackedBlob
-from datamover.budget import ByteBudget, plan_memory, return_freed_memory_promptly
+from datamover.budget import ByteBudget, limit_allocator_arenas, plan_memory
 from datamover.errors import DatamoverError, SnapshotNotFoundError
 from datamover.jobs import RestoreOptions, RestoreProgress, RestoreProgressCallback, RestoreResult
 from datamover.repository import Repository, decode_blob
@@ -102,6 +102,7 @@ class Restorer:
         self.stats = _Stats()
         self._needs: dict[bytes, dict[PackedBlob, list[_Target]]] = {}
         self._dirs: list[tuple[str, Node]] = []
+        self._tree_pool = ThreadPoolExecutor(4, thread_name_prefix="restore-tree")
         self._inodes: dict[tuple[int, int], _FileState] = {}
         self._links: list[tuple[_FileState, _FileState]] = []
         plan = plan_memory(
@@ -117,7 +118,7 @@ class Restorer:
     # -- the run ----------------------------------------------------------------------
 
     def run(self, snapshot_ref: str, target: str) -> RestoreResult:
-        return_freed_memory_promptly()
+        limit_allocator_arenas()
         snapshot_id, snapshot = self.repo.load_snapshot(snapshot_ref)
         tree, root_node = self._select(self.repo.load_tree(snapshot.tree))
         os.makedirs(target, exist_ok=True)
@@ -127,6 +128,7 @@ class Restorer:
             self._plan_dir(root_fd, root, tree)
         finally:
             os.close(root_fd)
+            self._tree_pool.shutdown(wait=False, cancel_futures=True)
         self._fetch_all()
         self._make_hard_links()
         for path, node in reversed(self._dirs):
@@ -168,6 +170,12 @@ class Restorer:
     # -- planning: directories, symlinks and empty files ------------------------------
 
     def _plan_dir(self, dir_fd: int, path: str, tree: Tree) -> None:
+        # The subdirectories' trees are fetched while this directory is planned.
+        subtrees = {
+            node.subtree: self._tree_pool.submit(self.repo.load_tree, node.subtree)
+            for node in tree.nodes
+            if node.type is NodeType.DIR and node.subtree is not None
+        }
         seen: set[str] = set()
         for node in tree.nodes:
             try:
@@ -181,7 +189,8 @@ class Restorer:
             child = os.path.join(path, node.name)
             try:
                 if node.type is NodeType.DIR:
-                    self._plan_subdir(dir_fd, child, node)
+                    pending = subtrees.get(node.subtree) if node.subtree else None
+                    self._plan_subdir(dir_fd, child, node, pending)
                 elif node.type is NodeType.FILE:
                     self._plan_file(dir_fd, child, node)
                 elif node.type is NodeType.SYMLINK:
@@ -193,7 +202,9 @@ class Restorer:
             except DatamoverError as exc:
                 self.stats.error(f"cannot restore {child}: {exc}")
 
-    def _plan_subdir(self, dir_fd: int, path: str, node: Node) -> None:
+    def _plan_subdir(
+        self, dir_fd: int, path: str, node: Node, subtree: Future[Tree] | None
+    ) -> None:
         name = node.name
         with contextlib.suppress(FileExistsError):
             os.mkdir(name, 0o700, dir_fd=dir_fd)
@@ -210,8 +221,8 @@ class Restorer:
         try:
             self._dirs.append((path, node))
             self.stats.dirs += 1
-            if node.subtree is not None:
-                self._plan_dir(fd, path, self.repo.load_tree(node.subtree))
+            if subtree is not None:
+                self._plan_dir(fd, path, subtree.result())
         finally:
             os.close(fd)
 

@@ -30,14 +30,19 @@ class Entry:
         return node_type_of(self.st.st_mode)
 
 
-def open_dir(path: str) -> int:
-    """Open a directory for listing without following a symlink and without touching its
-    atime (listing a fresh directory would change it, and so the next backup's tree)."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+def open_without_atime(path: str, flags: int) -> int:
+    """Open without touching the atime: a backup that changed atimes would see different
+    metadata next time, and so store different trees. O_NOATIME is only allowed to the
+    owner (or root); others open normally."""
     try:
         return os.open(path, flags | _O_NOATIME)
     except PermissionError:
-        return os.open(path, flags)  # O_NOATIME is only for the owner (or root)
+        return os.open(path, flags)
+
+
+def open_dir(path: str) -> int:
+    """Open a directory for listing, never through a symlink."""
+    return open_without_atime(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
 def list_dir(path: str) -> Iterator[Entry]:

@@ -67,26 +67,32 @@ def _oidc_provider(iam: Any, issuer: str) -> str:
             raise
     host = issuer.removeprefix("https://")
     return next(
-        p["Arn"]
+        str(p["Arn"])
         for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
         if p["Arn"].endswith(host)
     )
 
 
-def seed_eks_cluster(iam: Any, eks: Any) -> SeededEks:
-    """A new cluster with unique names; `iam` and `eks` are boto3 clients of the account."""
+def seed_eks_cluster(iam: Any, eks: Any, link_version: str = "0.1.9") -> SeededEks:
+    """A new cluster with unique names; `iam` and `eks` are boto3 clients of the account.
+    Its account link role carries `link_version` as the account link template does."""
     name = f"prod-{uuid.uuid4().hex[:6]}"
     policy = iam.create_policy(
         PolicyName=f"{name}-ecr-pull", Path="/lifeboat-test/", PolicyDocument=allow("ecr:Get*")
     )["Policy"]["Arn"]
 
-    def role(role_name: str, principal: dict[str, Any], condition: Any = None) -> str:
+    def role(
+        role_name: str,
+        principal: dict[str, Any],
+        condition: Any = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
         return str(
             iam.create_role(
                 RoleName=role_name,
                 AssumeRolePolicyDocument=trust(principal, condition),
                 Description=f"{role_name} of {name}",
-                Tags=[{"Key": "team", "Value": "platform"}],
+                Tags=[{"Key": k, "Value": v} for k, v in (tags or {"team": "platform"}).items()],
             )["Role"]["Arn"]
         )
 
@@ -181,7 +187,11 @@ def seed_eks_cluster(iam: Any, eks: Any) -> SeededEks:
         account_id=ACCOUNT,
         region="us-east-1",
         eks_cluster_name=name,
-        role_arn=f"arn:aws:iam::{ACCOUNT}:role/lifeboat-link",
+        role_arn=role(
+            f"{name}-lifeboat-link",
+            {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            tags={"lifeboat.io/account-link-version": link_version},
+        ),
     )
     return SeededEks(
         name=name,

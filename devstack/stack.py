@@ -251,7 +251,7 @@ def _services(home: Path, state: StackState) -> list[_Service]:
 
 def _agents(home: Path, state: StackState) -> list[_Service]:
     info = state.info
-    env = agents.environment(home / CONFIG_FILE)
+    env = agents.environment(home / CONFIG_FILE, info.aws)
     temporal_info = info.temporal
     services = [
         _Service(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from activities.datamover.volumes import NodeActivities
@@ -13,6 +14,11 @@ from workers.runtime import run_worker
 COPIES_AT_ONCE = 4
 """Volume copies one node agent runs at once; each has its own memory limit."""
 
+CHECKPOINT_EVERY = timedelta(seconds=5)
+"""How often a copy's heartbeat (and so its checkpoint) reaches the server at the latest.
+A retried copy resumes from the last one the server holds: with the SDK's default
+throttle (80% of the heartbeat timeout) a killed agent would lose up to that much work."""
+
 
 async def run_node_agent(
     config: LifeboatConfig, cluster_name: str, node: str, kubelet_pods_dir: Path
@@ -23,4 +29,5 @@ async def run_node_agent(
         task_queue=node_queue(cluster_name, node),
         activities=NodeActivities(node, kubelet_pods_dir).all(),
         max_concurrent_activities=COPIES_AT_ONCE,
+        heartbeat_throttle=CHECKPOINT_EVERY,
     )

@@ -29,7 +29,10 @@ async def run_worker(
     activities: Sequence[Callable[..., Any]] = (),
     max_concurrent_activities: int = 16,
     graceful_shutdown: timedelta = timedelta(seconds=20),
+    heartbeat_throttle: timedelta = timedelta(seconds=30),
 ) -> None:
+    """`heartbeat_throttle` caps how long the SDK holds back heartbeats (it sends at most
+    one per 80% of an activity's heartbeat timeout otherwise)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -43,6 +46,8 @@ async def run_worker(
             activity_executor=executor if activities else None,
             max_concurrent_activities=max_concurrent_activities,
             graceful_shutdown_timeout=graceful_shutdown,
+            max_heartbeat_throttle_interval=heartbeat_throttle,
+            default_heartbeat_throttle_interval=heartbeat_throttle,
         )
         log.info("worker.started", task_queue=task_queue)
         async with worker:

@@ -16,6 +16,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from lifeboat.contracts.aws import CaptureEksInput, CaptureEksResult
     from lifeboat.contracts.catalog import BackupContext, PrepareBackupInput, RecordInput
     from lifeboat.contracts.kube import (
         CreateSnapshotsInput,
@@ -219,6 +220,26 @@ class _BackupRun:
         assert isinstance(exported, ExportToRepositoryResult)
         self.wf._update(objects_done=exported.total)
 
+        # 4b. An EKS cluster's AWS configuration, beside its resources.
+        aws_snapshot_id = None
+        if self.context.cluster.aws is not None:
+            captured: CaptureEksResult = await workflow.execute_activity(
+                "aws.capture_eks",
+                CaptureEksInput(
+                    aws=self.context.cluster.aws,
+                    storage_location=self.context.storage_location,
+                    recovery_point=self.rp_id,
+                    cluster=self.cluster,
+                ),
+                result_type=CaptureEksResult,
+                task_queue=CONTROL_QUEUE,
+                start_to_close_timeout=policies.AWS_TIMEOUT,
+                retry_policy=policies.AWS_RETRY,
+                summary="back up the EKS cluster's AWS configuration",
+            )
+            aws_snapshot_id = captured.snapshot_id
+            self.warnings += captured.summary.warnings
+
         # 5. Copy the volumes, at most concurrent_pvs at a time.
         if self.options.pv_mode is PvMode.OBJECT_STORAGE:
             self.wf._update(phase=Phase.COPYING)
@@ -261,6 +282,7 @@ class _BackupRun:
             snapshot_expires_at=snapshot_expires_at,
             status=status,
             resource_snapshot_id=exported.snapshot_id,
+            aws_snapshot_id=aws_snapshot_id,
             volumes=volumes_out,
             resource_counts=exported.counts,
             warnings=self.warnings,

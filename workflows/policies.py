@@ -30,7 +30,7 @@ CATALOG_RETRY = KUBE_RETRY
 
 KUBE_TIMEOUT = timedelta(minutes=5)
 COPY_TIMEOUT = timedelta(hours=12)
-COPY_HEARTBEAT = timedelta(seconds=30)
+COPY_HEARTBEAT = timedelta(seconds=20)
 """A node agent that stops heartbeating this long is presumed dead; the copy is retried."""
 
 AWS_RETRY = RetryPolicy(

@@ -8,6 +8,7 @@ requests fail at once while throttling and outages are retried.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from temporalio import activity
 
@@ -20,7 +21,7 @@ from activities.aws.eks_create import (
     wait_cluster_active,
 )
 from activities.aws.errors import aws_errors, invalid
-from activities.aws.iam_roles import ensure_role
+from activities.aws.iam_roles import ensure_role, find_role, role_name, tag_dict
 from activities.aws.oidc import ensure_oidc_provider
 from activities.aws.session import LinkedAccount
 from activities.aws.survey import survey
@@ -28,6 +29,7 @@ from activities.catalog import find_recovery_point
 from activities.repository import open_repository
 from activities.tags import SnapshotKind, snapshot_tags
 from datamover.documents import load_document, save_documents
+from lifeboat.account_link import TEMPLATE_VERSION, VERSION_TAG, is_outdated
 from lifeboat.config import LifeboatConfig
 from lifeboat.contracts.aws import (
     AwsResource,
@@ -86,6 +88,7 @@ class AwsActivities:
         with aws_errors():
             account = self._account(inp.aws)
             capture = capture_cluster(account.eks, account.iam, inp.aws)
+            version = link_version(account.iam, inp.aws)
         with open_repository(inp.storage_location, create=True) as repo:
             snapshot_id = save_documents(
                 repo,
@@ -96,7 +99,7 @@ class AwsActivities:
                     SnapshotKind.AWS, recovery_point=inp.recovery_point, cluster=inp.cluster
                 ),
             )
-        return CaptureEksResult(snapshot_id=snapshot_id, summary=summarize(capture))
+        return CaptureEksResult(snapshot_id=snapshot_id, summary=summarize(capture, version))
 
     @activity.defn(name="aws.prepare_eks_restore")
     def prepare_eks_restore(self, inp: PrepareEksRestoreInput) -> EksRestoreContext:
@@ -181,7 +184,21 @@ class AwsActivities:
             return survey(account.eks, account.iam, inp.plan, inp.target)
 
 
-def summarize(capture: EksCapture) -> CaptureSummary:
+def link_version(iam: Any, link: AwsLink) -> str | None:
+    role = find_role(iam, role_name(link.role_arn))
+    tags = tag_dict(role.get("Tags")) if role else {}
+    return tags.get(VERSION_TAG)
+
+
+def summarize(capture: EksCapture, version: str | None) -> CaptureSummary:
+    warnings = list(capture.warnings)
+    outdated = is_outdated(version)
+    if outdated:
+        warnings.append(
+            f"AWS account link of {capture.account_id} is at version {version or 'unknown'}, "
+            f"older than this Lifeboat's {TEMPLATE_VERSION}: update available "
+            "(`lifeboat aws update`)"
+        )
     return CaptureSummary(
         cluster=capture.cluster.name,
         version=capture.cluster.version,
@@ -190,5 +207,7 @@ def summarize(capture: EksCapture) -> CaptureSummary:
         fargate_profiles=[p.name for p in capture.fargate_profiles],
         oidc_providers=[p.arn for p in capture.oidc_providers],
         roles=[r.arn for r in capture.roles],
-        warnings=capture.warnings,
+        link_version=version,
+        link_update_available=outdated,
+        warnings=warnings,
     )

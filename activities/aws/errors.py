@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 from temporalio.exceptions import ApplicationError
 
 ACCESS_DENIED = "AccessDenied"
@@ -95,6 +95,8 @@ def aws_errors() -> Iterator[None]:
     """Turn the AWS errors a retry cannot fix into non-retryable activity errors."""
     try:
         yield
+    except ParamValidationError as err:  # botocore refused to send it: a bad value
+        raise invalid(f"invalid AWS request: {err}") from None
     except ClientError as err:
         translated = translate(err)
         if translated is err:

@@ -7,9 +7,11 @@ heartbeat's checkpoint, so nothing already stored is uploaded again.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -95,7 +97,11 @@ class NodeActivities:
                 parent=parent,
             )
             result = backup(
-                repo, os.fspath(source), options, progress=_heartbeat, resume_from=checkpoint
+                repo,
+                os.fspath(source),
+                options,
+                progress=partial(_heartbeat, _heartbeater()),
+                resume_from=checkpoint,
             )
         return CopyVolumeResult(
             snapshot_id=result.snapshot_id,
@@ -113,6 +119,7 @@ class NodeActivities:
     @activity.defn(name="volume.restore")
     def restore_volume(self, inp: RestoreVolumeInput) -> RestoreVolumeResult:
         target = self._local_path(inp.target)
+        beat = _heartbeater()
         started = time.monotonic()
         with open_repository(inp.storage_location) as repo:
             result = restore(
@@ -120,7 +127,7 @@ class NodeActivities:
                 inp.snapshot_id,
                 os.fspath(target),
                 RestoreOptions(files=inp.files, memory_limit_mib=inp.memory_limit_mib),
-                progress=lambda p: activity.heartbeat(p.model_dump(mode="json")),
+                progress=lambda p: beat(p.model_dump(mode="json")),
             )
         if result.errors:
             # Restoring again writes the same files; a retry fixes what was transient.
@@ -136,8 +143,23 @@ class NodeActivities:
         )
 
 
-def _heartbeat(progress: BackupProgress) -> None:
-    activity.heartbeat(
+def _heartbeater() -> Callable[[object], None]:
+    """`activity.heartbeat` for the data mover's progress thread.
+
+    The activity's context lives in a context variable of the thread that runs the
+    activity; called from the data mover's own reporter thread, `activity.heartbeat` fails
+    with "Not in activity context" and the copy with it. A copy of the context goes along.
+    """
+    context = contextvars.copy_context()
+
+    def beat(details: object) -> None:
+        context.run(activity.heartbeat, details)
+
+    return beat
+
+
+def _heartbeat(beat: Callable[[object], None], progress: BackupProgress) -> None:
+    beat(
         CopyProgress(
             files_done=progress.files_done,
             files_total=progress.files_total,

@@ -7,13 +7,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from devstack.info import ClusterInfo, NodeInfo
+from devstack.info import AwsInfo, ClusterInfo, NodeInfo
 
 _LIFEBOAT = [sys.executable, "-m", "lifeboat.cli", "--log-level", "info", "--log-format", "json"]
 
 
-def environment(config_file: Path) -> dict[str, str]:
-    return {"LIFEBOAT_CONFIG": str(config_file)}
+def environment(config_file: Path, aws: AwsInfo) -> dict[str, str]:
+    """The config file, and moto's test credentials as the AWS chain of the control worker."""
+    return {
+        "LIFEBOAT_CONFIG": str(config_file),
+        "AWS_ACCESS_KEY_ID": aws.access_key,
+        "AWS_SECRET_ACCESS_KEY": aws.secret_key,
+        "AWS_DEFAULT_REGION": aws.region,
+    }
 
 
 def control_command() -> list[str]:

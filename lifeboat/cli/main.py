@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from lifeboat.cli.aws import aws
 from lifeboat.cli.dev import demo, dev
 from lifeboat.cli.repo import repo
 from lifeboat.cli.runs import backup, restore
@@ -40,6 +41,7 @@ cli.add_command(repo)
 cli.add_command(worker)
 cli.add_command(backup)
 cli.add_command(restore)
+cli.add_command(aws)
 
 
 def main() -> None:

@@ -196,6 +196,9 @@ class CaptureSummary(LifeboatModel):
     fargate_profiles: list[str]
     oidc_providers: list[str]
     roles: list[str]
+    link_version: str | None = None
+    """The account link template version the link role carries (its version tag)."""
+    link_update_available: bool = False
     warnings: list[str] = []
 
 

@@ -41,6 +41,7 @@ class RecordedRun:
     result: Any
     history: WorkflowHistory
 
+
 SNAPSHOTS_API = "/apis/snapshot.storage.k8s.io/v1"
 
 
@@ -251,9 +252,11 @@ class Apps:
         }
         self.kube.post(cluster, path, {"metadata": {"name": name}, "spec": spec})
         return eventually(
-            lambda: (pod := self.kube.get(cluster, f"{path}/{name}"))["status"].get("phase")
-            == "Running"
-            and pod,
+            lambda: (
+                (pod := self.kube.get(cluster, f"{path}/{name}"))["status"].get("phase")
+                == "Running"
+                and pod
+            ),
             what=f"pod {ns}/{name} running",
         )
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from devstack.kube.faults import Fault, FaultKind, FaultSet, clear_faults, set_faults
 from devstack.info import StackInfo
+from devstack.kube.faults import Fault, FaultKind, FaultSet, clear_faults, set_faults
 from lifeboat.client import LifeboatClient
 from lifeboat.contracts.kube import EXPIRES_AT_ANNOTATION, PRESERVED_LABEL
 from lifeboat.models import (
@@ -138,9 +138,7 @@ async def test_preserved_snapshots_carry_their_expiry(
     assert_copied_exactly(point, app, repository_digest, "snap")
 
     assert point.snapshot_expires_at is not None and point.completed_at is not None
-    assert point.completed_at - point.snapshot_expires_at + timedelta(days=2) < timedelta(
-        minutes=1
-    )
+    assert point.completed_at - point.snapshot_expires_at + timedelta(days=2) < timedelta(minutes=1)
     assert point.expires_at - point.snapshot_expires_at > timedelta(days=27)
     path = f"{SNAPSHOTS.format(ns=app.namespace)}/{volumes['snap'].volume_snapshot}"
     kept = kube.get("dev", path)

@@ -59,7 +59,9 @@ async def test_restore_into_another_namespace_brings_back_every_byte(
     assert {v.pvc: v.outcome for v in result.volumes} == dict.fromkeys(
         app.volumes, VolumeRestoreOutcome.RESTORED
     )
-    assert all(v.namespace == target and v.source_namespace == app.namespace for v in result.volumes)
+    assert all(
+        v.namespace == target and v.source_namespace == app.namespace for v in result.volumes
+    )
     assert restored_digests(kube, stack, "dev", target) == {
         pvc: v.digest for pvc, v in app.volumes.items()
     }

@@ -12,6 +12,7 @@ from activities.aws.capture import capture_cluster
 from activities.aws.session import LinkedAccount
 from activities.repository import open_repository
 from datamover.documents import load_document
+from devstack.eks_seed import seed_eks_cluster
 from devstack.info import StackInfo
 from lifeboat.config import load_config
 from lifeboat.contracts.aws import CaptureEksInput, EksCapture, RoleUse
@@ -100,6 +101,8 @@ def test_capture_activity_stores_the_capture_in_the_repository(
     )
 
     assert result.summary.cluster == seeded.name
+    assert result.summary.link_version == "0.1.9"
+    assert result.summary.link_update_available is False
     assert sorted(result.summary.fargate_profiles) == ["batch", "serverless"]
     with open_repository(location) as repo:
         stored = EksCapture.model_validate_json(
@@ -110,3 +113,26 @@ def test_capture_activity_stores_the_capture_in_the_repository(
     assert len(stored.roles) >= 5
     assert "kind=aws" in (snapshot.tags or [])
     assert "recovery-point=rp-eks-1" in (snapshot.tags or [])
+
+
+def test_capture_reports_an_outdated_account_link(
+    aws_credentials: StackInfo, moto_client: Callable[[str], Any]
+) -> None:
+    seeded = seed_eks_cluster(moto_client("iam"), moto_client("eks"), link_version="0.1.8")
+    config = load_config(aws_credentials.home / "config.yaml")
+
+    result = ActivityEnvironment().run(
+        AwsActivities(config).capture_eks,
+        CaptureEksInput(
+            aws=seeded.link,
+            storage_location=config.storage_locations["default"],
+            recovery_point="rp-eks-2",
+            cluster="dev",
+        ),
+    )
+
+    assert result.summary.link_update_available is True
+    assert any(
+        "version 0.1.8, older than this Lifeboat's 0.1.9: update available" in w
+        for w in result.summary.warnings
+    )
