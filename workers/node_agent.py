@@ -14,7 +14,7 @@ from workers.runtime import run_worker
 COPIES_AT_ONCE = 4
 """Volume copies one node agent runs at once; each has its own memory limit."""
 
-CHECKPOINT_EVERY = timedelta(seconds=5)
+CHECKPOINT_EVERY = timedelta(seconds=2)
 """How often a copy's heartbeat (and so its checkpoint) reaches the server at the latest.
 A retried copy resumes from the last one the server holds: with the SDK's default
 throttle (80% of the heartbeat timeout) a killed agent would lose up to that much work."""

@@ -6,6 +6,7 @@ Test modules cannot import this conftest (importlib mode), so helpers come as fi
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import time
@@ -19,7 +20,10 @@ import pytest
 import pytest_asyncio
 from kubernetes import client
 from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
+import workflows
 from activities.kube import rest
 from activities.kube.connection import api_client
 from activities.repository import open_repository
@@ -124,7 +128,7 @@ class Kube:
 
     def close(self) -> None:
         for api in self._apis.values():
-            api.close()
+            api.close()  # type: ignore[no-untyped-call]
 
     def info(self, cluster: str) -> ClusterInfo:
         return self.stack.clusters[cluster]
@@ -251,14 +255,13 @@ class Apps:
             "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
         }
         self.kube.post(cluster, path, {"metadata": {"name": name}, "spec": spec})
-        return eventually(
-            lambda: (
-                (pod := self.kube.get(cluster, f"{path}/{name}"))["status"].get("phase")
-                == "Running"
-                and pod
-            ),
-            what=f"pod {ns}/{name} running",
-        )
+
+        def running() -> rest.Obj | None:
+            pod = self.kube.get(cluster, f"{path}/{name}")
+            return pod if pod["status"].get("phase") == "Running" else None
+
+        found: rest.Obj = eventually(running, what=f"pod {ns}/{name} running")
+        return found
 
     def stop_pod(self, cluster: str, ns: str, name: str) -> None:
         path = f"/api/v1/namespaces/{ns}/pods/{name}"
@@ -382,6 +385,27 @@ def run_id_of(lifeboat: LifeboatClient) -> RunIdOf:
 @pytest.fixture(scope="session")
 def volume_spec() -> type[VolumeSpec]:
     return VolumeSpec
+
+
+HISTORIES_DIR = Path(__file__).parent / "histories"
+RECORD_ENV = "LIFEBOAT_RECORD_HISTORIES"
+
+
+@pytest.fixture(scope="session")
+def replay() -> Callable[[str, WorkflowHistory], Awaitable[None]]:
+    """Replay a run's history against the workflow code; with LIFEBOAT_RECORD_HISTORIES=1
+    also save it under `histories/<name>.json`, for test_replay.py to replay in CI."""
+
+    async def check(name: str, history: WorkflowHistory) -> None:
+        replayer = Replayer(
+            workflows=list(workflows.WORKFLOWS), data_converter=pydantic_data_converter
+        )
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        assert result.replay_failure is None, result.replay_failure
+        if os.environ.get(RECORD_ENV) == "1":
+            (HISTORIES_DIR / f"{name}.json").write_text(history.to_json())
+
+    return check
 
 
 @pytest.fixture(name="eventually", scope="session")

@@ -217,6 +217,10 @@ async def test_a_snapshot_never_ready_fails_its_volume_only(
     assert kube.managed_objects("dev") == []
 
 
+async def test_the_backup_history_replays(default_backup: Any, replay: Any) -> None:
+    await replay("backup", default_backup.history)
+
+
 async def test_the_repository_passes_restic_check_with_all_data_read(
     default_backup: Any, restic: Callable[..., str]
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest_asyncio
+from temporalio.client import WorkflowHistory
 
 from devstack.info import StackInfo
 from devstack.kube.layout import volume_data_dir
@@ -39,22 +40,27 @@ def outcome_of(result: RestoreRunResult, kind: str, name: str) -> RestoreOutcome
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def copy_namespace(
     lifeboat: LifeboatClient, default_backup: Any, app: Any, apps: Any
-) -> tuple[str, RestoreRunResult]:
+) -> tuple[str, RestoreRunResult, WorkflowHistory]:
     """The shared application restored into a new namespace of its own cluster."""
     target = apps.namespace("dev", "wf-copy")
-    result = await restore(
-        lifeboat,
+    request = RestoreRequest(
         recovery_point=default_backup.result.id,
         selection={"include_namespaces": [app.namespace]},
         namespace_mapping={app.namespace: target},
     )
-    return target, result
+    run = await lifeboat.start_restore(request)
+    result = await run.result()
+    history = await lifeboat.temporal.get_workflow_handle(run.workflow_id).fetch_history()
+    return target, result, history
 
 
 async def test_restore_into_another_namespace_brings_back_every_byte(
-    copy_namespace: tuple[str, RestoreRunResult], app: Any, kube: Any, stack: StackInfo
+    copy_namespace: tuple[str, RestoreRunResult, WorkflowHistory],
+    app: Any,
+    kube: Any,
+    stack: StackInfo,
 ) -> None:
-    target, result = copy_namespace
+    target, result, _ = copy_namespace
     assert result.status is RestoreStatus.COMPLETED, result
     assert {v.pvc: v.outcome for v in result.volumes} == dict.fromkeys(
         app.volumes, VolumeRestoreOutcome.RESTORED
@@ -72,13 +78,13 @@ async def test_restore_into_another_namespace_brings_back_every_byte(
 
 
 async def test_existing_objects_are_skipped_or_updated_as_the_policy_says(
-    copy_namespace: tuple[str, RestoreRunResult],
+    copy_namespace: tuple[str, RestoreRunResult, WorkflowHistory],
     lifeboat: LifeboatClient,
     default_backup: Any,
     app: Any,
     kube: Any,
 ) -> None:
-    target, _ = copy_namespace
+    target, _, _ = copy_namespace
     settings = f"/api/v1/namespaces/{target}/configmaps/settings"
     kube.merge_patch("dev", settings, {"data": {"color": "red"}})
     common = {
@@ -126,3 +132,9 @@ async def test_restore_into_another_cluster_maps_storage_classes(
         pvc: v.digest for pvc, v in app.volumes.items()
     }
     assert kube.managed_objects("dev2") == []
+
+
+async def test_the_restore_history_replays(
+    copy_namespace: tuple[str, RestoreRunResult, WorkflowHistory], replay: Any
+) -> None:
+    await replay("restore", copy_namespace[2])
