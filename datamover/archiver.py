@@ -33,6 +33,7 @@ import structlog
 from datamover.backend.base import FileType
 from datamover.budget import limit_allocator_arenas, plan_memory
 from datamover.chunker import Chunker
+from datamover.counters import ThreadCounters
 from datamover.ids import hash_bytes
 from datamover.jobs import (
     BackupCheckpoint,
@@ -41,6 +42,7 @@ from datamover.jobs import (
     BackupProgressCallback,
     BackupResult,
 )
+from datamover.prefetch import Prefetch
 from datamover.repository import BlobType, RepoCheckpoint, Repository
 from datamover.scanner import (
     Entry,
@@ -56,6 +58,7 @@ from datamover.tree import Node, NodeType, Tree
 log = structlog.get_logger(__name__)
 
 _ORPHAN_CLOCK_MARGIN_S = 30.0
+_COUNTED = ("files", "files_unmodified", "dirs", "bytes_read", "bytes_new")
 _BATCH_FILES = 32
 _BATCH_BYTES = 4 * 1024 * 1024
 
@@ -64,47 +67,21 @@ class BackupAborted(Exception):
     """The backup stopped because of an earlier failure in another thread."""
 
 
-class _Counters:
-    __slots__ = ("bytes_new", "bytes_read", "dirs", "files", "files_unmodified")
-
-    def __init__(self) -> None:
-        self.files = self.files_unmodified = self.dirs = self.bytes_read = self.bytes_new = 0
-
-
 class _Stats:
-    """Run counters. Each thread adds to its own `_Counters` without a lock, and readers sum
-    them: one shared lock, taken several times per file by every file thread, was a convoy
-    (threads queued behind a holder that had lost the GIL)."""
+    """What a run reports: counters (see `ThreadCounters`) and the warnings."""
 
     def __init__(self) -> None:
-        self._local = threading.local()
-        self._counters: list[_Counters] = []
-        self._lock = threading.Lock()
+        self.counters = ThreadCounters(
+            "files", "files_unmodified", "dirs", "bytes_read", "bytes_new"
+        )
         self.current_file: str | None = None
-        self.warnings: list[str] = []
         self.files_total: int | None = None
         self.bytes_total: int | None = None
+        self.warnings: list[str] = []
+        self._lock = threading.Lock()
 
-    def mine(self) -> _Counters:
-        counters: _Counters | None = getattr(self._local, "counters", None)
-        if counters is None:
-            counters = self._local.counters = _Counters()
-            with self._lock:
-                self._counters.append(counters)
-        return counters
-
-    def total(self) -> _Counters:
-        """Exact once the threads are done; a close, monotonic estimate while they run."""
-        total = _Counters()
-        with self._lock:
-            every = list(self._counters)
-        for c in every:
-            total.files += c.files
-            total.files_unmodified += c.files_unmodified
-            total.dirs += c.dirs
-            total.bytes_read += c.bytes_read
-            total.bytes_new += c.bytes_new
-        return total
+    def add(self, name: str, value: int = 1) -> None:
+        self.counters.add(name, value)
 
     def warn(self, message: str) -> None:
         log.warning("backup.warning", message=message)
@@ -186,7 +163,7 @@ class _DirJob:
                 node = Node.model_validate({**fields, "subtree": tree_id})
         except BaseException as exc:
             archiver.fail(exc)
-        archiver.stats.mine().dirs += 1
+        archiver.stats.add("dirs")
         if self._parent is not None:
             self._parent.complete(self._slot, node)
         else:
@@ -241,6 +218,7 @@ class Archiver:
         self._hardlinks: dict[tuple[int, int], tuple[int, int, list[bytes]]] = {}
         self._started = time.monotonic()
         self._uploaded_before = repo.stats.bytes_uploaded
+        self._parent_id: str | None = None
 
     # -- failure handling -------------------------------------------------------------
 
@@ -308,18 +286,14 @@ class Archiver:
         reporter.join()
         snapshot_id = self.repo.save_snapshot(self._snapshot(label))
         self._report(with_checkpoint=False)
-        total = self.stats.total()
+        total = self.stats.counters.total()
         return BackupResult(
             snapshot_id=snapshot_id,
             tree=self._root_tree.hex(),
-            files=total.files,
-            files_unmodified=total.files_unmodified,
-            dirs=total.dirs,
-            bytes_read=total.bytes_read,
-            bytes_new=total.bytes_new,
             bytes_uploaded=self._uploaded(),
             duration=time.monotonic() - self._started,
             warnings=list(self.stats.warnings),
+            **total,
         )
 
     def _snapshot(self, source: str) -> Snapshot:
@@ -332,8 +306,6 @@ class Archiver:
         )
         snapshot.excludes = list(self.options.exclude) or None
         return snapshot
-
-    _parent_id: str | None = None
 
     def _parent_tree(self) -> tuple[Tree | None, bytes | None]:
         if self.options.parent is None:
@@ -354,12 +326,17 @@ class Archiver:
         except OSError as exc:
             self.stats.warn(f"cannot list {path}: {exc.strerror or exc}")
             return
-        # The parent's subtrees of this directory's children, fetched while we work here.
-        old_subtrees = {
-            node.name: self._tree_pool.submit(self.repo.load_tree, node.subtree)
-            for node in old_nodes.values()
+        # The parent's trees of the subdirectories, fetched a few ahead of the walk.
+        old_dirs = {
+            name: node.subtree
+            for name, node in old_nodes.items()
             if node.type is NodeType.DIR and node.subtree is not None
         }
+        old_subtrees = Prefetch(
+            self._tree_pool,
+            self.repo.load_tree,
+            [old_dirs[e.name] for e in entries if e.name in old_dirs],
+        )
         # Small files go to the file threads in batches: one hand-off per file would make
         # this thread (which needs the GIL for every file) the bottleneck.
         batch: list[tuple[Entry, int]] = []
@@ -379,9 +356,8 @@ class Archiver:
                 unchanged = self._unchanged(entry.st, old)
                 if unchanged is not None:
                     # Taken from the parent without reading: no need for a file thread.
-                    counters = self.stats.mine()
-                    counters.files += 1
-                    counters.files_unmodified += 1
+                    self.stats.add("files")
+                    self.stats.add("files_unmodified")
                     if old is None or not matches(old, entry.st):
                         old = self._file_node(entry.name, entry.st, unchanged, entry.st.st_size)
                     job.complete(slot, old)
@@ -400,9 +376,9 @@ class Archiver:
                 if batch:
                     self._submit_files(job, batch)
                     batch, batch_bytes = [], 0
-                pending = old_subtrees.get(entry.name)
+                old_id = old_dirs.get(entry.name)
                 try:
-                    old_tree = pending.result() if pending is not None else None
+                    old_tree = old_subtrees.get(old_id) if old_id is not None else None
                 except BaseException:
                     job.complete(slot, None)
                     raise
@@ -438,7 +414,7 @@ class Archiver:
         except OSError as exc:
             self.stats.warn(f"cannot read symlink {entry.path}: {exc.strerror or exc}")
             return None
-        self.stats.mine().files += 1
+        self.stats.add("files")
         if old is not None and old.linktarget == target and matches(old, entry.st):
             return old
         return Node.model_validate({**node_fields(entry.name, entry.st), "linktarget": target})
@@ -486,7 +462,7 @@ class Archiver:
                 self.stats.warn(f"{entry.path} changed again while it was read; kept as read")
         if read is None:
             return None
-        self.stats.mine().files += 1
+        self.stats.add("files")
         return self._file_node(entry.name, read.st, read.content, read.size)
 
     def _read_file(self, path: str) -> _FileRead | None:
@@ -538,7 +514,7 @@ class Archiver:
                 taken = self._flight_budget.acquire(len(view))
                 data = bytes(view)
                 size += len(data)
-                self.stats.mine().bytes_read += len(data)
+                self.stats.add("bytes_read", len(data))
                 parts.append(self._chunk_pool.submit(self._store_chunk, data, taken))
         content = [p.result() for p in parts]
         if st.st_nlink > 1:
@@ -563,7 +539,7 @@ class Archiver:
             size += len(piece)
         if size >= limit:
             return None
-        self.stats.mine().bytes_read += size
+        self.stats.add("bytes_read", size)
         if not size:
             return [], 0
         data = parts[0] if len(parts) == 1 else b"".join(parts)
@@ -575,7 +551,7 @@ class Archiver:
             blob_id = hash_bytes(data)
             _, new = self.repo.save_blob(BlobType.DATA, data, blob_id)
             if new:
-                self.stats.mine().bytes_new += len(data)
+                self.stats.add("bytes_new", len(data))
             return blob_id
         finally:
             self._flight_budget.release(taken)
@@ -613,14 +589,14 @@ class Archiver:
         if with_checkpoint:
             checkpoint = BackupCheckpoint(repo=self.repo.checkpoint(), taken_at=time.time())
         stats = self.stats
-        total = stats.total()
+        total = stats.counters.total()
         progress = BackupProgress(
-            files_done=total.files,
+            files_done=total["files"],
             files_total=stats.files_total,
-            dirs_done=total.dirs,
-            bytes_read=total.bytes_read,
+            dirs_done=total["dirs"],
+            bytes_read=total["bytes_read"],
             bytes_total=stats.bytes_total,
-            bytes_new=total.bytes_new,
+            bytes_new=total["bytes_new"],
             bytes_uploaded=self._uploaded(),
             current_file=stats.current_file,
             elapsed=time.monotonic() - self._started,

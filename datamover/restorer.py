@@ -20,16 +20,18 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import structlog
 
 from datamover.backend.base import FileType
 from datamover.blobs import BlobType, PackedBlob
 from datamover.budget import ByteBudget, limit_allocator_arenas, plan_memory
+from datamover.counters import ThreadCounters
 from datamover.errors import DatamoverError, SnapshotNotFoundError
 from datamover.jobs import RestoreOptions, RestoreProgress, RestoreProgressCallback, RestoreResult
+from datamover.prefetch import Prefetch
 from datamover.repository import Repository, decode_blob
 from datamover.tree import Node, NodeType, Tree, posix_permissions
 
@@ -37,7 +39,7 @@ log = structlog.get_logger(__name__)
 
 _GAP = 1024 * 1024
 """Blobs closer than this in a pack are fetched with one request (the gap is read too)."""
-_MAX_RANGE = 32 * 1024 * 1024
+_MAX_RANGE = 8 * 1024 * 1024
 
 
 class UnsafeNameError(DatamoverError):
@@ -49,16 +51,41 @@ def check_name(name: str) -> None:
         raise UnsafeNameError(f"refusing unsafe name {name!r} in the snapshot")
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class _Metadata:
+    """What restore applies to a file or directory; kept instead of the whole node, so a
+    plan of a million files stays small."""
+
+    permissions: int
+    uid: int
+    gid: int
+    atime_ns: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, node: Node) -> _Metadata:
+        return cls(
+            posix_permissions(node.mode),
+            node.uid,
+            node.gid,
+            node.atime.unix_ns,
+            node.mtime.unix_ns,
+        )
+
+
 class _FileState:
     """A file being filled; finished (metadata applied) when its last blob is written."""
 
-    path: str
-    node: Node
-    remaining: int
-    failed: bool = False
-    created: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    __slots__ = ("created", "failed", "lock", "meta", "path", "remaining", "size")
+
+    def __init__(self, path: str, size: int, meta: _Metadata, remaining: int) -> None:
+        self.path = path
+        self.size = size
+        self.meta = meta
+        self.remaining = remaining
+        self.failed = False
+        self.created = False
+        self.lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,21 +94,20 @@ class _Target:
     offset: int
 
 
-@dataclass
 class _Stats:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    files: int = 0
-    files_total: int = 0
-    dirs: int = 0
-    symlinks: int = 0
-    bytes_written: int = 0
-    bytes_total: int = 0
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    """Counters written by the fetch threads (see `ThreadCounters`), totals of the plan,
+    and the errors and warnings."""
+
+    def __init__(self) -> None:
+        self.counters = ThreadCounters("files", "bytes_written")
+        self.files_total = self.bytes_total = self.dirs = self.symlinks = 0
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self._lock = threading.Lock()
 
     def error(self, message: str) -> None:
         log.error("restore.error", message=message)
-        with self.lock:
+        with self._lock:
             self.errors.append(message)
 
 
@@ -101,9 +127,9 @@ class Restorer:
         self._owner = options.owner if options.owner is not None else os.geteuid() == 0
         self.stats = _Stats()
         self._needs: dict[bytes, dict[PackedBlob, list[_Target]]] = {}
-        self._dirs: list[tuple[str, Node]] = []
+        self._dirs: list[tuple[str, _Metadata]] = []
         self._tree_pool = ThreadPoolExecutor(4, thread_name_prefix="restore-tree")
-        self._inodes: dict[tuple[int, int], _FileState] = {}
+        self._inodes: dict[tuple[int, int], tuple[_FileState, list[bytes]]] = {}
         self._links: list[tuple[_FileState, _FileState]] = []
         plan = plan_memory(
             options.memory_limit_mib,
@@ -131,18 +157,19 @@ class Restorer:
             self._tree_pool.shutdown(wait=False, cancel_futures=True)
         self._fetch_all()
         self._make_hard_links()
-        for path, node in reversed(self._dirs):
-            self._apply_dir_metadata(path, node)
+        for path, meta in reversed(self._dirs):
+            self._apply_dir_metadata(path, meta)
         if root_node is not None:
-            self._apply_dir_metadata(root, root_node)
+            self._apply_dir_metadata(root, _Metadata.of(root_node))
         self._report()
         stats = self.stats
+        done = stats.counters.total()
         return RestoreResult(
             snapshot_id=snapshot_id,
-            files=stats.files,
+            files=done["files"],
             dirs=stats.dirs,
             symlinks=stats.symlinks,
-            bytes_written=stats.bytes_written,
+            bytes_written=done["bytes_written"],
             duration=time.monotonic() - self._started,
             errors=list(stats.errors),
             warnings=list(stats.warnings),
@@ -170,12 +197,11 @@ class Restorer:
     # -- planning: directories, symlinks and empty files ------------------------------
 
     def _plan_dir(self, dir_fd: int, path: str, tree: Tree) -> None:
-        # The subdirectories' trees are fetched while this directory is planned.
-        subtrees = {
-            node.subtree: self._tree_pool.submit(self.repo.load_tree, node.subtree)
-            for node in tree.nodes
-            if node.type is NodeType.DIR and node.subtree is not None
-        }
+        subtrees = Prefetch(
+            self._tree_pool,
+            self.repo.load_tree,
+            [n.subtree for n in tree.nodes if n.type is NodeType.DIR and n.subtree is not None],
+        )
         seen: set[str] = set()
         for node in tree.nodes:
             try:
@@ -189,8 +215,8 @@ class Restorer:
             child = os.path.join(path, node.name)
             try:
                 if node.type is NodeType.DIR:
-                    pending = subtrees.get(node.subtree) if node.subtree else None
-                    self._plan_subdir(dir_fd, child, node, pending)
+                    subtree = subtrees.get(node.subtree) if node.subtree else None
+                    self._plan_subdir(dir_fd, child, node, subtree)
                 elif node.type is NodeType.FILE:
                     self._plan_file(dir_fd, child, node)
                 elif node.type is NodeType.SYMLINK:
@@ -202,9 +228,7 @@ class Restorer:
             except DatamoverError as exc:
                 self.stats.error(f"cannot restore {child}: {exc}")
 
-    def _plan_subdir(
-        self, dir_fd: int, path: str, node: Node, subtree: Future[Tree] | None
-    ) -> None:
+    def _plan_subdir(self, dir_fd: int, path: str, node: Node, subtree: Tree | None) -> None:
         name = node.name
         with contextlib.suppress(FileExistsError):
             os.mkdir(name, 0o700, dir_fd=dir_fd)
@@ -219,10 +243,10 @@ class Restorer:
                 ) from exc
             raise
         try:
-            self._dirs.append((path, node))
+            self._dirs.append((path, _Metadata.of(node)))
             self.stats.dirs += 1
             if subtree is not None:
-                self._plan_dir(fd, path, subtree.result())
+                self._plan_dir(fd, path, subtree)
         finally:
             os.close(fd)
 
@@ -230,13 +254,15 @@ class Restorer:
         """Plan a file's blobs; it is created by the first write (in parallel), or here
         when it has no content."""
         content = node.content or []
-        state = _FileState(path=path, node=node, remaining=len(content))
+        state = _FileState(path, node.size, _Metadata.of(node), len(content))
         self.stats.files_total += 1
         if node.links > 1 and node.inode:
             # restic records each hard link as a file node with the same inode; the first
             # is restored, the others are linked to it at the end.
-            first = self._inodes.setdefault((node.device_id, node.inode), state)
-            if first is not state and first.node.content == node.content:
+            first, first_content = self._inodes.setdefault(
+                (node.device_id, node.inode), (state, content)
+            )
+            if first is not state and first_content == content:
                 self._links.append((first, state))
                 return
         self.stats.bytes_total += node.size
@@ -272,8 +298,7 @@ class Restorer:
             except OSError as exc:
                 self.stats.error(f"cannot restore {link.path}: {exc.strerror or exc}")
                 continue
-            with self.stats.lock:
-                self.stats.files += 1
+            self.stats.counters.add("files")
 
     def _make_symlink(self, dir_fd: int, path: str, node: Node) -> None:
         try:
@@ -344,8 +369,7 @@ class Restorer:
                     fd = self._open_for_write(state)
                     if not _is_zero(data):
                         _pwrite_all(fd, data, target.offset)
-                    with self.stats.lock:
-                        self.stats.bytes_written += len(data)
+                    self.stats.counters.add("bytes_written", len(data))
                 except OSError as exc:
                     self._file_failed(state, exc.strerror or str(exc))
                 except UnsafeNameError as exc:
@@ -362,7 +386,7 @@ class Restorer:
             if not state.created:
                 fd = _create_file(state.path)
                 try:
-                    os.ftruncate(fd, state.node.size)
+                    os.ftruncate(fd, state.size)
                 except BaseException:
                     os.close(fd)
                     raise
@@ -391,35 +415,34 @@ class Restorer:
         if not state.failed:
             try:
                 if fd >= 0:
-                    self._apply_metadata(fd, state.node)
+                    self._apply_metadata(fd, state.meta)
                 else:
                     fd = os.open(state.path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
                     try:
-                        self._apply_metadata(fd, state.node)
+                        self._apply_metadata(fd, state.meta)
                     finally:
                         os.close(fd)
             except OSError as exc:
                 self.stats.error(f"cannot restore {state.path}: {exc.strerror or exc}")
                 return
         if not state.failed:
-            with self.stats.lock:
-                self.stats.files += 1
+            self.stats.counters.add("files")
 
-    def _apply_dir_metadata(self, path: str, node: Node) -> None:
+    def _apply_dir_metadata(self, path: str, meta: _Metadata) -> None:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
             try:
-                self._apply_metadata(fd, node)
+                self._apply_metadata(fd, meta)
             finally:
                 os.close(fd)
         except OSError as exc:
             self.stats.error(f"cannot set metadata of {path}: {exc.strerror or exc}")
 
-    def _apply_metadata(self, fd: int, node: Node) -> None:
+    def _apply_metadata(self, fd: int, meta: _Metadata) -> None:
         if self._owner:
-            os.fchown(fd, node.uid, node.gid)
-        os.fchmod(fd, posix_permissions(node.mode))
-        os.utime(fd, ns=(node.atime.unix_ns, node.mtime.unix_ns))
+            os.fchown(fd, meta.uid, meta.gid)
+        os.fchmod(fd, meta.permissions)
+        os.utime(fd, ns=(meta.atime_ns, meta.mtime_ns))
 
     # -- progress ---------------------------------------------------------------------
 
@@ -430,14 +453,14 @@ class Restorer:
     def _report(self) -> None:
         if self._progress is None:
             return
-        with self.stats.lock:
-            progress = RestoreProgress(
-                files_done=self.stats.files,
-                files_total=self.stats.files_total,
-                bytes_written=self.stats.bytes_written,
-                bytes_total=self.stats.bytes_total,
-                elapsed=time.monotonic() - self._started,
-            )
+        done = self.stats.counters.total()
+        progress = RestoreProgress(
+            files_done=done["files"],
+            files_total=self.stats.files_total,
+            bytes_written=done["bytes_written"],
+            bytes_total=self.stats.bytes_total,
+            elapsed=time.monotonic() - self._started,
+        )
         self._progress(progress)
 
 
