@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         VolumeMethodDecision,
     )
     from lifeboat.planning import plan_volumes
-    from lifeboat.queues import CONTROL_QUEUE, cluster_queue, node_queue
+    from lifeboat.queues import CONTROL_QUEUE, cluster_queue
     from lifeboat.search_attributes import (
         CLUSTER,
         JOB,
@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         RECOVERY_POINT,
     )
     from workflows import policies
+    from workflows.calls import on_cluster, on_control, on_node
     from workflows.errors import activity_failure_reason
     from workflows.inputs import parse_input
     from workflows.naming import recovery_point_id
@@ -92,14 +93,11 @@ class BackupWorkflow:
             ]
         )
         created_at = workflow.now()
-        context: BackupContext = await workflow.execute_activity(
+        context: BackupContext = await on_control(
             "catalog.prepare_backup",
             PrepareBackupInput(request=request),
-            result_type=BackupContext,
-            task_queue=CONTROL_QUEUE,
-            start_to_close_timeout=policies.KUBE_TIMEOUT,
-            retry_policy=policies.CATALOG_RETRY,
-            summary=f"resolve cluster {request.cluster} and storage location",
+            BackupContext,
+            f"resolve cluster {request.cluster} and storage location",
         )
         run = _BackupRun(self, request, context, rp_id, info.run_id)
         try:
@@ -151,16 +149,8 @@ class _BackupRun:
         self.queue = cluster_queue(request.cluster)
         self.warnings: list[str] = []
 
-    async def kube(self, name: str, arg: object, result_type: type, summary: str) -> object:
-        return await workflow.execute_activity(
-            name,
-            arg,
-            result_type=result_type,
-            task_queue=self.queue,
-            start_to_close_timeout=policies.KUBE_TIMEOUT,
-            retry_policy=policies.KUBE_RETRY,
-            summary=summary,
-        )
+    async def kube(self, name: str, arg: object, result_type: type, summary: str) -> Any:
+        return await on_cluster(self.cluster, name, arg, result_type, summary)
 
     async def execute(self, created_at: datetime) -> RecoveryPoint:
         # 1. Discover what is in scope.
@@ -288,14 +278,11 @@ class _BackupRun:
             warnings=self.warnings,
             labels=self.request.labels,
         )
-        await workflow.execute_activity(
+        await on_control(
             "catalog.record",
             RecordInput(storage_location=self.context.storage_location, recovery_point=rp),
-            result_type=str,
-            task_queue=CONTROL_QUEUE,
-            start_to_close_timeout=policies.KUBE_TIMEOUT,
-            retry_policy=policies.CATALOG_RETRY,
-            summary=f"record recovery point {self.rp_id}",
+            str,
+            f"record recovery point {self.rp_id}",
         )
         self.wf._update(phase=Phase.DONE, volumes=volumes_out)
         return rp
@@ -421,7 +408,9 @@ class _BackupRun:
             )
             assert isinstance(exposed, VolumeExposure)
             exposure = exposed
-            copied: CopyVolumeResult = await workflow.execute_activity(
+            copied: CopyVolumeResult = await on_node(
+                self.cluster,
+                exposure.node,
                 "volume.copy",
                 CopyVolumeInput(
                     run_id=self.run_id,
@@ -435,12 +424,8 @@ class _BackupRun:
                     files=self.options.files_per_pv,
                     memory_limit_mib=self.options.datamover_memory_limit_mib,
                 ),
-                result_type=CopyVolumeResult,
-                task_queue=node_queue(self.cluster, exposure.node),
-                start_to_close_timeout=policies.COPY_TIMEOUT,
-                heartbeat_timeout=policies.COPY_HEARTBEAT,
-                retry_policy=policies.COPY_RETRY,
-                summary=f"copy {name} on {exposure.node}",
+                CopyVolumeResult,
+                f"copy {name} on {exposure.node}",
             )
             return outcome.model_copy(
                 update={

@@ -38,9 +38,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from lifeboat.contracts.volumes import RestoreVolumeInput, RestoreVolumeResult
     from lifeboat.models import RestoreRequest, VolumeBackup, VolumeBackupStatus
-    from lifeboat.queues import CONTROL_QUEUE, cluster_queue, node_queue
     from lifeboat.search_attributes import CLUSTER, JOB, RECOVERY_POINT
-    from workflows import policies
+    from workflows.calls import on_cluster, on_control, on_node
     from workflows.errors import activity_failure_reason
     from workflows.inputs import parse_input
 
@@ -75,14 +74,11 @@ class RestoreWorkflow:
         request = parse_input(RestoreRequest, raw_request)
         info = workflow.info()
         self._update(workflow_id=info.workflow_id, recovery_point=request.recovery_point)
-        context: RestoreContext = await workflow.execute_activity(
+        context: RestoreContext = await on_control(
             "catalog.prepare_restore",
             PrepareRestoreInput(request=request),
-            result_type=RestoreContext,
-            task_queue=CONTROL_QUEUE,
-            start_to_close_timeout=policies.KUBE_TIMEOUT,
-            retry_policy=policies.CATALOG_RETRY,
-            summary=f"find recovery point {request.recovery_point}",
+            RestoreContext,
+            f"find recovery point {request.recovery_point}",
         )
         target = context.target_cluster.name
         workflow.upsert_search_attributes(
@@ -105,18 +101,9 @@ class _RestoreRun:
         self.context = context
         self.run_id = run_id
         self.target = context.target_cluster.name
-        self.queue = cluster_queue(self.target)
 
-    async def kube(self, name: str, arg: object, result_type: type, summary: str) -> object:
-        return await workflow.execute_activity(
-            name,
-            arg,
-            result_type=result_type,
-            task_queue=self.queue,
-            start_to_close_timeout=policies.KUBE_TIMEOUT,
-            retry_policy=policies.KUBE_RETRY,
-            summary=summary,
-        )
+    async def kube(self, name: str, arg: object, result_type: type, summary: str) -> Any:
+        return await on_cluster(self.target, name, arg, result_type, summary)
 
     async def execute(self) -> RestoreRunResult:
         rp = self.context.recovery_point
@@ -237,7 +224,9 @@ class _RestoreRun:
             assert isinstance(exposure, VolumeExposure)
             exposed = True
             assert source.repository_snapshot_id is not None
-            written: RestoreVolumeResult = await workflow.execute_activity(
+            written: RestoreVolumeResult = await on_node(
+                self.target,
+                exposure.node,
                 "volume.restore",
                 RestoreVolumeInput(
                     run_id=self.run_id,
@@ -247,12 +236,8 @@ class _RestoreRun:
                     files=files,
                     memory_limit_mib=self.request.datamover_memory_limit_mib,
                 ),
-                result_type=RestoreVolumeResult,
-                task_queue=node_queue(self.target, exposure.node),
-                start_to_close_timeout=policies.COPY_TIMEOUT,
-                heartbeat_timeout=policies.COPY_HEARTBEAT,
-                retry_policy=policies.COPY_RETRY,
-                summary=f"restore data of {name} on {exposure.node}",
+                RestoreVolumeResult,
+                f"restore data of {name} on {exposure.node}",
             )
             return base.model_copy(
                 update={
