@@ -56,7 +56,8 @@ class CopyVolumeResult(LifeboatModel):
     files: int
     files_unmodified: int
     bytes_read: int
-    """Bytes read in the final attempt; smaller than the volume after a resumed copy."""
+    """Bytes read in the final attempt. A resumed copy reads the volume again (its checkpoint
+    holds stored packs, not finished files) but uploads only what the killed attempt had not."""
     bytes_new: int
     bytes_uploaded: int
     duration_seconds: float
