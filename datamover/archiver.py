@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -41,6 +42,7 @@ from datamover.jobs import (
     BackupProgress,
     BackupProgressCallback,
     BackupResult,
+    FinishedWork,
 )
 from datamover.prefetch import Prefetch
 from datamover.repository import BlobType, RepoCheckpoint, Repository
@@ -61,6 +63,10 @@ _ORPHAN_CLOCK_MARGIN_S = 30.0
 _COUNTED = ("files", "files_unmodified", "dirs", "bytes_read", "bytes_new")
 _BATCH_FILES = 32
 _BATCH_BYTES = 4 * 1024 * 1024
+_RESUME_MAX_DIRS = 5000
+_RESUME_MAX_BLOBS = 2048
+"""Bounds of a checkpoint's finished work (~150 KiB of JSON): a resumed run re-reads the
+rest, it never uploads anything twice."""
 
 
 class BackupAborted(Exception):
@@ -109,6 +115,7 @@ class _DirJob:
         parent: _DirJob | None,
         slot: int,
         *,
+        rel: str = "",
         old_node: Node | None = None,
         old_tree: Tree | None = None,
         old_tree_id: bytes | None = None,
@@ -117,6 +124,8 @@ class _DirJob:
         self._entry = entry
         self._parent = parent
         self._slot = slot
+        self.rel = rel
+        self.finished_children: list[str] = []
         self._old_node = old_node
         self._old_tree = old_tree
         self._old_tree_id = old_tree_id
@@ -124,6 +133,16 @@ class _DirJob:
         self._pending = 0
         self._sealed = False
         self._lock = threading.Lock()
+        archiver.dir_started(self)
+
+    @property
+    def parent(self) -> _DirJob | None:
+        return self._parent
+
+    def finished_files(self) -> list[Node]:
+        """The files of this directory read so far (for a checkpoint)."""
+        with self._lock:
+            return [n for n in self._nodes if n is not None and n.type is NodeType.FILE]
 
     def add_slot(self) -> int:
         with self._lock:
@@ -163,6 +182,8 @@ class _DirJob:
                 node = Node.model_validate({**fields, "subtree": tree_id})
         except BaseException as exc:
             archiver.fail(exc)
+        if node is not None:
+            archiver.dir_finished(self, tree_id)
         archiver.stats.add("dirs")
         if self._parent is not None:
             self._parent.complete(self._slot, node)
@@ -219,6 +240,13 @@ class Archiver:
         self._started = time.monotonic()
         self._uploaded_before = repo.stats.bytes_uploaded
         self._parent_id: str | None = None
+        # What this run has finished, for checkpoints; and what an interrupted run had.
+        self._work_lock = threading.Lock()
+        self._active_dirs: set[_DirJob] = set()
+        self._finished_dirs: dict[str, bytes] = {}
+        finished = resume_from.finished if resume_from is not None else FinishedWork()
+        self._resumed_dirs = finished.dirs
+        self._resumed_files = finished.files
 
     # -- failure handling -------------------------------------------------------------
 
@@ -231,6 +259,53 @@ class Archiver:
     def _check_failed(self) -> None:
         if self._failure is not None:
             raise BackupAborted from self._failure
+
+    def dir_started(self, job: _DirJob) -> None:
+        with self._work_lock:
+            self._active_dirs.add(job)
+
+    def dir_finished(self, job: _DirJob, tree_id: bytes) -> None:
+        """Record a finished directory in place of its finished subdirectories."""
+        with self._work_lock:
+            self._active_dirs.discard(job)
+            for child in job.finished_children:
+                self._finished_dirs.pop(child, None)
+            self._finished_dirs[job.rel] = tree_id
+            if job.parent is not None:
+                job.parent.finished_children.append(job.rel)
+
+    def finished_work(self) -> FinishedWork:
+        """A bounded record of finished directories and of the largest finished files."""
+        with self._work_lock:
+            dirs = list(self._finished_dirs.items())[:_RESUME_MAX_DIRS]
+            active = list(self._active_dirs)
+        files: list[tuple[str, Node]] = []
+        for job in active:
+            prefix = f"{job.rel}/" if job.rel else ""
+            files += [(prefix + node.name, node) for node in job.finished_files()]
+        files.sort(key=lambda item: item[1].size, reverse=True)
+        kept: dict[str, dict[str, Any]] = {}
+        blobs = 0
+        for rel, node in files:
+            blobs += len(node.content or ())
+            if blobs > _RESUME_MAX_BLOBS:
+                break
+            kept[rel] = node.to_json_dict()
+        return FinishedWork(dirs={rel: tree.hex() for rel, tree in dirs}, files=kept)
+
+    def _resumed_tree(self, rel: str) -> tuple[Tree | None, bytes | None]:
+        """The interrupted run's tree of a directory, if it is stored."""
+        hex_id = self._resumed_dirs.get(rel)
+        if hex_id is None:
+            return None, None
+        tree_id = bytes.fromhex(hex_id)
+        if not self.repo.has_blob(BlobType.TREE, tree_id):
+            return None, None
+        return self.repo.load_tree(tree_id), tree_id
+
+    def _resumed_file(self, rel: str) -> Node | None:
+        doc = self._resumed_files.get(rel)
+        return Node.from_json_dict(doc) if doc is not None else None
 
     def root_done(self, tree_id: bytes) -> None:
         self._root_tree = tree_id
@@ -248,6 +323,9 @@ class Archiver:
         if self._resume_from is not None:
             resume_repository(self.repo, self._resume_from)
         parent_tree, parent_tree_id = self._parent_tree()
+        resumed_root, resumed_root_id = self._resumed_tree("")
+        if resumed_root is not None:
+            parent_tree, parent_tree_id = resumed_root, resumed_root_id
         counter = threading.Thread(target=self._count, args=(source,), daemon=True)
         counter.start()
         stop_progress = threading.Event()
@@ -353,7 +431,9 @@ class Archiver:
             old = old_nodes.get(entry.name)
             slot = job.add_slot()
             if kind is NodeType.FILE:
-                unchanged = self._unchanged(entry.st, old)
+                unchanged = self._unchanged(entry.st, self._resumed_file(entry_rel))
+                if unchanged is None:
+                    unchanged = self._unchanged(entry.st, old)
                 if unchanged is not None:
                     # Taken from the parent without reading: no need for a file thread.
                     self.stats.add("files")
@@ -382,14 +462,19 @@ class Archiver:
                 except BaseException:
                     job.complete(slot, None)
                     raise
+                old_tree_id = old.subtree if old is not None and old_tree is not None else None
+                resumed_tree, resumed_id = self._resumed_tree(entry_rel)
+                if resumed_tree is not None:  # newer than the parent snapshot's
+                    old_tree, old_tree_id = resumed_tree, resumed_id
                 child = _DirJob(
                     self,
                     entry,
                     job,
                     slot,
+                    rel=entry_rel,
                     old_node=old if old_tree is not None else None,
                     old_tree=old_tree,
-                    old_tree_id=old.subtree if old is not None and old_tree is not None else None,
+                    old_tree_id=old_tree_id,
                 )
                 try:
                     self._walk(entry.path, entry_rel, child, old_tree)
@@ -587,7 +672,9 @@ class Archiver:
             return
         checkpoint = None
         if with_checkpoint:
-            checkpoint = BackupCheckpoint(repo=self.repo.checkpoint(), taken_at=time.time())
+            checkpoint = BackupCheckpoint(
+                repo=self.repo.checkpoint(), taken_at=time.time(), finished=self.finished_work()
+            )
         stats = self.stats
         total = stats.counters.total()
         progress = BackupProgress(

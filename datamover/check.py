@@ -249,9 +249,10 @@ def _read_pack(
             )
         )
     blobs = header_blobs or indexed_blobs
+    view = memoryview(data)
     for blob in blobs:
         try:
-            decode_blob(repo.key, pack_hex, blob, data[blob.offset : blob.offset + blob.length])
+            decode_blob(repo.key, pack_hex, blob, view[blob.offset : blob.offset + blob.length])
         except BlobCorruptedError as exc:
             problems.append(
                 CheckProblem(

@@ -10,10 +10,11 @@ import base64
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.poly1305 import Poly1305
 
 IV_SIZE = 16
@@ -33,10 +34,16 @@ class MasterKey:
     encrypt: bytes
     mac_k: bytes
     mac_r: bytes
+    _aes: algorithms.AES = field(init=False, repr=False, compare=False)
+    _per_thread: threading.local = field(init=False, repr=False, compare=False)
+    """Holds each thread's AES-k ECB encryptor: building one costs more than sealing a
+    small blob, and a cipher context must not be shared between threads."""
 
     def __post_init__(self) -> None:
         if len(self.encrypt) != 32 or len(self.mac_k) != 16 or len(self.mac_r) != 16:
             raise ValueError("invalid key sizes")
+        object.__setattr__(self, "_aes", algorithms.AES(self.encrypt))
+        object.__setattr__(self, "_per_thread", threading.local())
 
     def __repr__(self) -> str:  # never print key material
         return "MasterKey(<secret>)"
@@ -66,14 +73,18 @@ class MasterKey:
         )
 
     def _mac(self, iv: bytes, ciphertext: bytes | memoryview) -> bytes:
-        aes_k = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()  # noqa: S305
-        s = aes_k.update(iv) + aes_k.finalize()
-        return Poly1305.generate_tag(self.mac_r + s, ciphertext)
+        # ECB over exactly one block per call keeps no state between calls, so the
+        # encryptor is reused without finalize.
+        aes_k: CipherContext | None = getattr(self._per_thread, "aes_k", None)
+        if aes_k is None:
+            aes_k = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()  # noqa: S305
+            self._per_thread.aes_k = aes_k
+        return Poly1305.generate_tag(self.mac_r + aes_k.update(iv), ciphertext)
 
     def seal(self, plaintext: bytes | bytearray | memoryview) -> bytes:
         """Encrypt and authenticate with a fresh random IV."""
         iv = os.urandom(IV_SIZE)
-        encryptor = Cipher(algorithms.AES(self.encrypt), modes.CTR(iv)).encryptor()
+        encryptor = Cipher(self._aes, modes.CTR(iv)).encryptor()
         ciphertext = encryptor.update(plaintext) + encryptor.finalize()
         return b"".join((iv, ciphertext, self._mac(iv, ciphertext)))
 
@@ -86,7 +97,7 @@ class MasterKey:
         ciphertext = view[IV_SIZE:-MAC_SIZE]
         if not hmac.compare_digest(self._mac(iv, ciphertext), bytes(view[-MAC_SIZE:])):
             raise AuthenticationError("ciphertext verification failed")
-        decryptor = Cipher(algorithms.AES(self.encrypt), modes.CTR(iv)).decryptor()
+        decryptor = Cipher(self._aes, modes.CTR(iv)).decryptor()
         return decryptor.update(ciphertext) + decryptor.finalize()
 
 

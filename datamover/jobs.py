@@ -7,6 +7,7 @@ so they are pydantic models and the checkpoint stays small.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,13 +39,33 @@ class BackupOptions(BaseModel):
     progress_interval: float = Field(default=1.0, gt=0, le=2.0)
 
 
+class FinishedWork(BaseModel):
+    """What the interrupted run had finished, so a resumed run need not read it again.
+
+    Only hints: a resumed run takes a file or directory from here only when it is unchanged
+    on disk and every blob it names is stored (adopted from the checkpoint's packs), exactly
+    as it takes unchanged files from a parent snapshot. Bounded, so a checkpoint stays small.
+    """
+
+    dirs: dict[str, str] = Field(
+        default={}, description="relative path of a finished directory -> its tree id (hex)"
+    )
+    files: dict[str, dict[str, Any]] = Field(
+        default={},
+        description="relative path of a finished file in an unfinished directory -> its "
+        "node as restic's JSON",
+    )
+
+
 class BackupCheckpoint(BaseModel):
-    """What a backup needs to resume: the repository data that is durably stored."""
+    """What a backup needs to resume: the repository data that is durably stored, and
+    what the run had finished reading."""
 
     repo: RepoCheckpoint
     taken_at: float | None = Field(
         default=None, description="wall clock (seconds since the epoch) when it was taken"
     )
+    finished: FinishedWork = FinishedWork()
 
 
 class BackupProgress(BaseModel):

@@ -78,10 +78,9 @@ class RepoStats(BaseModel):
 
 
 class _Pending(NamedTuple):
-    """A blob saved by this session but not yet in the index: ``sealed`` is None while
-    another thread is still compressing and encrypting it."""
+    """A blob saved by this session, in an open or uploading pack, not yet in the index."""
 
-    sealed: bytes | None
+    sealed: bytes
     uncompressed_length: int
 
 
@@ -214,46 +213,48 @@ class Repository:
     def save_blob(
         self, blob_type: BlobType, data: bytes, blob_id: bytes | None = None
     ) -> tuple[bytes, bool]:
-        """Store a blob unless it is known; returns (id, True if it was new)."""
+        """Store a blob unless it is known; returns (id, True if it was new).
+
+        The state lock is taken once per blob. A blob is compressed and encrypted before
+        that, after a lock-free look at the index and pending blobs: two threads saving
+        the same new blob at the same moment may both seal it, but only the first to take
+        the lock adds it to a pack; the other counts it as known."""
         if blob_id is None:
             blob_id = hash_bytes(data)
-        slot = (blob_type, blob_id)
-        with self._state:
-            self._raise_upload_error()
-            if self.index.has(blob_type, blob_id) or slot in self._pending:
-                self._stats.blobs_known += 1
-                return blob_id, False
-            self._pending[slot] = _Pending(None, 0)
-        try:
+        sealed: bytes | None = None
+        uncompressed_length = 0
+        if not self.has_blob(blob_type, blob_id):
             packed = compression.compress_if_smaller(data, self.compression_level)
             sealed = self.key.seal(data if packed is None else packed)
-        except BaseException:
-            with self._state:
-                self._pending.pop(slot, None)
-            raise
-        self._add_to_pack(blob_type, blob_id, sealed, 0 if packed is None else len(data))
+            uncompressed_length = 0 if packed is None else len(data)
         with self._state:
-            self._stats.blobs_new += 1
-            self._stats.bytes_new += len(data)
-            self._stats.bytes_stored += len(sealed)
-        return blob_id, True
+            self._raise_upload_error()
+            if sealed is not None and not self.has_blob(blob_type, blob_id):
+                # Backpressure: wait until a finished pack could be queued without
+                # exceeding max_pending_packs, so at most that many are ever held.
+                while (
+                    self._inflight_packs >= self.max_pending_packs and self._upload_error is None
+                ):
+                    self._state.wait()
+                self._raise_upload_error()
+                if not self.has_blob(blob_type, blob_id):
+                    self._add_to_pack_locked(blob_type, blob_id, sealed, uncompressed_length)
+                    self._stats.blobs_new += 1
+                    self._stats.bytes_new += len(data)
+                    self._stats.bytes_stored += len(sealed)
+                    return blob_id, True
+            self._stats.blobs_known += 1
+            return blob_id, False
 
-    def _add_to_pack(
+    def _add_to_pack_locked(
         self, blob_type: BlobType, blob_id: bytes, sealed: bytes, uncompressed_length: int
     ) -> None:
-        with self._state:
-            # Backpressure: wait until a finished pack could be queued without exceeding
-            # max_pending_packs, so at most that many finished packs are ever held.
-            while self._inflight_packs >= self.max_pending_packs and self._upload_error is None:
-                self._state.wait()
-            self._raise_upload_error()
-            builder = self._builders.get(blob_type)
-            if builder is None:
-                builder = self._builders[blob_type] = PackBuilder(blob_type)
-            builder.add(blob_id, sealed, uncompressed_length)
-            self._pending[(blob_type, blob_id)] = _Pending(sealed, uncompressed_length)
-            if builder.size < self.pack_size:
-                return
+        builder = self._builders.get(blob_type)
+        if builder is None:
+            builder = self._builders[blob_type] = PackBuilder(blob_type)
+        builder.add(blob_id, sealed, uncompressed_length)
+        self._pending[(blob_type, blob_id)] = _Pending(sealed, uncompressed_length)
+        if builder.size >= self.pack_size:
             del self._builders[blob_type]
             self._submit_locked(builder)
 
@@ -347,7 +348,7 @@ class Repository:
         BlobNotFoundError if no index names it; BlobCorruptedError (naming the pack) if no
         stored copy decrypts, decompresses and hashes to its id."""
         pending = self._pending.get((blob_type, blob_id))
-        if pending is not None and pending.sealed is not None:
+        if pending is not None:
             fake = PackedBlob(
                 blob_type, blob_id, 0, len(pending.sealed), pending.uncompressed_length
             )
@@ -488,8 +489,11 @@ class Repository:
             return self._stats.model_copy()
 
 
-def decode_blob(key: MasterKey, pack_hex: str, blob: PackedBlob, sealed: bytes) -> bytes:
-    """Decrypt, decompress and verify one stored blob."""
+def decode_blob(
+    key: MasterKey, pack_hex: str, blob: PackedBlob, sealed: bytes | memoryview
+) -> bytes:
+    """Decrypt, decompress and verify one stored blob; ``sealed`` may be a view into a
+    loaded pack, so callers need not copy each blob out of it."""
     blob_hex = blob.id.hex()
     if len(sealed) != blob.length:
         raise BlobCorruptedError(blob_hex, pack_hex, "the pack file is truncated")

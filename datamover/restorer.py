@@ -342,8 +342,9 @@ class Restorer:
                 except DatamoverError as exc:
                     self._fail_blobs(run, blobs, str(exc))
                     continue
+                view = memoryview(data)
                 for blob in run:
-                    sealed = data[blob.offset - start : blob.offset - start + blob.length]
+                    sealed = view[blob.offset - start : blob.offset - start + blob.length]
                     try:
                         plain = decode_blob(self.repo.key, pack_hex, blob, sealed)
                     except DatamoverError as exc:

@@ -56,8 +56,8 @@ class CopyVolumeResult(LifeboatModel):
     files: int
     files_unmodified: int
     bytes_read: int
-    """Bytes read in the final attempt. A resumed copy reads the volume again (its checkpoint
-    holds stored packs, not finished files) but uploads only what the killed attempt had not."""
+    """Bytes read in the final attempt: less than the volume after a resumed copy, which
+    takes the files its checkpoint names as finished (and still stored) without reading them."""
     bytes_new: int
     bytes_uploaded: int
     duration_seconds: float

@@ -41,7 +41,8 @@ def big_app(apps: Any, volume_spec: Any) -> Any:
 
 async def copy_heartbeat(lifeboat: LifeboatClient, run: Run[Any]) -> CopyProgress:
     """The first heartbeat of the run's volume copy that the server holds with a checkpoint
-    naming stored packs: from then on a retried copy resumes instead of starting over."""
+    naming stored packs and a finished file: from then on a retried copy resumes instead of
+    starting over, and does not read that file again."""
     handle = lifeboat.temporal.get_workflow_handle(run.workflow_id)
     converter = lifeboat.temporal.data_converter.payload_converter
     while True:
@@ -54,8 +55,10 @@ async def copy_heartbeat(lifeboat: LifeboatClient, run: Run[Any]) -> CopyProgres
             if pending.activity_type.name == "volume.copy" and payloads:
                 progress = CopyProgress.model_validate(converter.from_payload(payloads[-1]))
                 stored = (progress.checkpoint or {}).get("repo") or {}
-                assert isinstance(stored, dict)
-                if progress.bytes_read and (stored.get("packs") or stored.get("indexes")):
+                finished = (progress.checkpoint or {}).get("finished") or {}
+                assert isinstance(stored, dict) and isinstance(finished, dict)
+                has_packs = stored.get("packs") or stored.get("indexes")
+                if progress.bytes_read and has_packs and finished.get("files"):
                     return progress
         await asyncio.sleep(0.2)
 
@@ -90,7 +93,12 @@ async def test_killed_node_agent_copy_resumes_from_its_checkpoint(
             {
                 "cluster": "dev",
                 "selection": {"include_namespaces": [big_app.namespace]},
-                "options": {"snapshot_before_backup": False},
+                # Two files at a time, so files finish one pair after another.
+                "options": {
+                    "snapshot_before_backup": False,
+                    "total_concurrent_files": 2,
+                    "concurrent_pvs": 1,
+                },
             }
         )
     )
@@ -108,11 +116,10 @@ async def test_killed_node_agent_copy_resumes_from_its_checkpoint(
     assert copied.status is VolumeBackupStatus.COMPLETED
     assert copied.node == volume.node
     # Another attempt, on the restarted agent, started from the checkpoint: what the killed
-    # one had stored was not stored again. (It reads the volume again in full: the
-    # checkpoint names stored packs, not finished files.)
+    # one had stored was not stored again, and the files it had finished were not read again.
     assert await copy_attempts(lifeboat, run) >= 2
     assert copied.bytes_uploaded < size
-    assert copied.bytes_total <= size
+    assert copied.bytes_total <= size - BLOCKS_PER_FILE * BLOCK  # bytes read by the last attempt
     assert copied.repository_snapshot_id is not None
     assert repository_digest(copied.repository_snapshot_id) == volume.digest
     # The killed agent's repository lock stays behind; its process is gone, so it is stale
