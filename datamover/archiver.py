@@ -60,7 +60,7 @@ from datamover.tree import Node, NodeType, Tree
 log = structlog.get_logger(__name__)
 
 _ORPHAN_CLOCK_MARGIN_S = 30.0
-_COUNTED = ("files", "files_unmodified", "dirs", "bytes_read", "bytes_new")
+_COUNTED = ("files", "files_unmodified", "dirs", "bytes_read", "bytes_new", "bytes_total")
 _BATCH_FILES = 32
 _BATCH_BYTES = 4 * 1024 * 1024
 _RESUME_MAX_DIRS = 5000
@@ -78,7 +78,7 @@ class _Stats:
 
     def __init__(self) -> None:
         self.counters = ThreadCounters(
-            "files", "files_unmodified", "dirs", "bytes_read", "bytes_new"
+            "files", "files_unmodified", "dirs", "bytes_read", "bytes_new", "bytes_total"
         )
         self.current_file: str | None = None
         self.files_total: int | None = None
@@ -438,6 +438,7 @@ class Archiver:
                     # Taken from the parent without reading: no need for a file thread.
                     self.stats.add("files")
                     self.stats.add("files_unmodified")
+                    self.stats.add("bytes_total", entry.st.st_size)
                     if old is None or not matches(old, entry.st):
                         old = self._file_node(entry.name, entry.st, unchanged, entry.st.st_size)
                     job.complete(slot, old)
@@ -548,6 +549,7 @@ class Archiver:
         if read is None:
             return None
         self.stats.add("files")
+        self.stats.add("bytes_total", read.size)
         return self._file_node(entry.name, read.st, read.content, read.size)
 
     def _read_file(self, path: str) -> _FileRead | None:

@@ -90,6 +90,7 @@ class BackupResult(BaseModel):
     bytes_read: int
     bytes_new: int
     bytes_uploaded: int
+    bytes_total: int = Field(default=0, description="size of the files in the snapshot")
     duration: float
     warnings: list[str] = []
 

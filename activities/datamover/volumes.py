@@ -111,6 +111,7 @@ class NodeActivities:
             bytes_read=result.bytes_read,
             bytes_new=result.bytes_new,
             bytes_uploaded=result.bytes_uploaded,
+            bytes_total=result.bytes_total,
             duration_seconds=time.monotonic() - started,
             resumed=checkpoint is not None,
             warnings=result.warnings,

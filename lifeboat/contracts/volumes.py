@@ -60,6 +60,8 @@ class CopyVolumeResult(LifeboatModel):
     takes the files its checkpoint names as finished (and still stored) without reading them."""
     bytes_new: int
     bytes_uploaded: int
+    bytes_total: int = 0
+    """Size of the files in the copy."""
     duration_seconds: float
     resumed: bool
     warnings: list[str] = []

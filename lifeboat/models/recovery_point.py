@@ -85,6 +85,9 @@ class VolumeBackup(VolumeMethodDecision):
     """The repository snapshot holding the copied data."""
     bytes_total: Count = 0
     """Bytes of the files in the volume."""
+    bytes_read: Count = 0
+    """Bytes the copy read: less than ``bytes_total`` when unchanged files were taken from
+    the previous copy, or finished files from an interrupted attempt's checkpoint."""
     bytes_uploaded: Count = 0
     """Bytes new to the repository (after deduplication and compression)."""
     files: Count = 0
