@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import workflow
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from lifeboat.queues import CONTROL_QUEUE, cluster_queue, node_queue
@@ -50,5 +51,7 @@ async def on_node(
         start_to_close_timeout=policies.COPY_TIMEOUT,
         heartbeat_timeout=policies.COPY_HEARTBEAT,
         retry_policy=policies.COPY_RETRY,
+        # A cancelled run waits for the copy to stop, so it ends with the repository unlocked.
+        cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         summary=summary,
     )
