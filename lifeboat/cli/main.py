@@ -6,6 +6,7 @@ import click
 
 from lifeboat.cli.aws import aws
 from lifeboat.cli.dev import demo, dev
+from lifeboat.cli.policy import policy
 from lifeboat.cli.repo import repo
 from lifeboat.cli.runs import backup, restore
 from lifeboat.cli.schema import schema
@@ -42,6 +43,7 @@ cli.add_command(worker)
 cli.add_command(backup)
 cli.add_command(restore)
 cli.add_command(aws)
+cli.add_command(policy)
 
 
 def main() -> None:

@@ -111,6 +111,30 @@ async def follow_run(run: Run[R], verb: str, as_json: bool) -> R:
         return await run.result()
 
 
+def _start_and_follow(
+    config_path: Path | None,
+    start: Callable[[LifeboatClient], Awaitable[Run[R]]],
+    verb: str,
+    *,
+    wait: bool,
+    as_json: bool,
+) -> R | None:
+    """Start a run; with `wait`, follow it and return its result (exit 1 if it failed)."""
+
+    async def go() -> R | None:
+        run = await start(await _connect(config_path))
+        _started(run, as_json and not wait)
+        if not wait:
+            return None
+        try:
+            return await follow_run(run, verb, as_json)
+        except RunFailedError as exc:
+            _err.print(f"[red]{verb.capitalize()} failed:[/] {exc}")
+            sys.exit(1)
+
+    return _run_async(go)
+
+
 @click.group()
 def backup() -> None:
     """Start, list and describe backups (recovery points)."""
@@ -145,19 +169,13 @@ def backup_run(
         overrides["selection"] = {"include_namespaces": list(namespaces)}
     request = _request(BackupRequest, request_file, overrides)
 
-    async def go() -> RecoveryPoint | None:
-        lifeboat = await _connect(config_path)
-        run = await lifeboat.start_backup(request)
-        _started(run, as_json and not wait)
-        if not wait:
-            return None
-        try:
-            return await follow_run(run, f"backup {request.cluster}", as_json)
-        except RunFailedError as exc:
-            _err.print(f"[red]Backup failed:[/] {exc}")
-            sys.exit(1)
-
-    point = _run_async(go)
+    point = _start_and_follow(
+        config_path,
+        lambda lifeboat: lifeboat.start_backup(request),
+        f"backup {request.cluster}",
+        wait=wait,
+        as_json=as_json,
+    )
     if point is None:
         return
     if as_json:
@@ -279,19 +297,13 @@ def restore_run(
         overrides["selection"] = {"include_namespaces": list(namespaces)}
     request = _request(RestoreRequest, request_file, overrides)
 
-    async def go() -> RestoreRunResult | None:
-        lifeboat = await _connect(config_path)
-        run = await lifeboat.start_restore(request)
-        _started(run, as_json and not wait)
-        if not wait:
-            return None
-        try:
-            return await follow_run(run, f"restore {request.recovery_point}", as_json)
-        except RunFailedError as exc:
-            _err.print(f"[red]Restore failed:[/] {exc}")
-            sys.exit(1)
-
-    result = _run_async(go)
+    result = _start_and_follow(
+        config_path,
+        lambda lifeboat: lifeboat.start_restore(request),
+        f"restore {request.recovery_point}",
+        wait=wait,
+        as_json=as_json,
+    )
     if result is None:
         return
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,27 @@ def test_restore_mapping_must_be_old_equals_new(stack: StackInfo, tmp_path: Path
     )
     assert done.returncode != 0
     assert "'shop' is not OLD=NEW" in done.stderr
+
+
+def test_backup_run_wait_json_then_list_and_describe(stack: StackInfo) -> None:
+    done = lifeboat(
+        stack, "backup", "run", "--cluster", "dev", "--namespace", "kube-public", "--wait", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    point = json.loads(done.stdout)
+    assert point["status"] == "Completed"
+    assert point["cluster"] == "dev"
+    assert point["volumes"] == []
+    assert point["id"].startswith("dev-")
+
+    listed = lifeboat(stack, "backup", "list", "--cluster", "dev", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert point["id"] in {p["id"] for p in json.loads(listed.stdout)}
+
+    described = lifeboat(stack, "backup", "describe", point["id"], "--json")
+    assert described.returncode == 0, described.stderr
+    assert json.loads(described.stdout)["resource_snapshot_id"] == point["resource_snapshot_id"]
+
+    missing = lifeboat(stack, "backup", "describe", "dev-19700101T000000Z")
+    assert missing.returncode != 0
+    assert "recovery_point: 'dev-19700101T000000Z' is not in the catalog" in missing.stderr
