@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from activities.aws.activities import AwsActivities
 from activities.catalog import CatalogActivities
+from activities.expiry import ExpiryActivities
 from lifeboat.config import LifeboatConfig
 from lifeboat.queues import CONTROL_QUEUE
 from lifeboat.temporal import connect
@@ -17,5 +18,9 @@ async def run_control_worker(config: LifeboatConfig) -> None:
         client,
         task_queue=CONTROL_QUEUE,
         workflows=WORKFLOWS,
-        activities=[*CatalogActivities(config).all(), *AwsActivities(config).all()],
+        activities=[
+            *CatalogActivities(config).all(),
+            *AwsActivities(config).all(),
+            *ExpiryActivities(config).all(),
+        ],
     )

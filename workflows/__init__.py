@@ -5,6 +5,7 @@ from __future__ import annotations
 from workflows.backup import BackupWorkflow
 from workflows.catalog import CatalogQueryWorkflow
 from workflows.eks_restore import EksRestoreWorkflow
+from workflows.expiry import ExpireRecoveryPointWorkflow
 from workflows.restore import RestoreWorkflow
 
 WORKFLOWS: tuple[type, ...] = (
@@ -12,6 +13,7 @@ WORKFLOWS: tuple[type, ...] = (
     RestoreWorkflow,
     CatalogQueryWorkflow,
     EksRestoreWorkflow,
+    ExpireRecoveryPointWorkflow,
 )
 
 __all__ = [
@@ -19,5 +21,6 @@ __all__ = [
     "BackupWorkflow",
     "CatalogQueryWorkflow",
     "EksRestoreWorkflow",
+    "ExpireRecoveryPointWorkflow",
     "RestoreWorkflow",
 ]

@@ -9,11 +9,14 @@ only decides and keeps the story straight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from lifeboat.contracts.aws import CaptureEksInput, CaptureEksResult
@@ -40,6 +43,12 @@ with workflow.unsafe.imports_passed_through():
     from lifeboat.contracts.progress import Phase, RunProgress
     from lifeboat.contracts.resources import ExportToRepositoryInput, ExportToRepositoryResult
     from lifeboat.contracts.volumes import CopyVolumeInput, CopyVolumeResult, VolumeRef
+    from lifeboat.expiry import (
+        EXPIRY_WORKFLOW,
+        expiry_input,
+        expiry_search_attributes,
+        expiry_workflow_id,
+    )
     from lifeboat.models import (
         BackupMethod,
         BackupRequest,
@@ -284,8 +293,25 @@ class _BackupRun:
             str,
             f"record recovery point {self.rp_id}",
         )
+        # 8. Its expiry, as a run of its own that outlives this one.
+        if workflow.patched("start-expiry"):
+            await self.start_expiry(rp)
         self.wf._update(phase=Phase.DONE, volumes=volumes_out)
         return rp
+
+    async def start_expiry(self, rp: RecoveryPoint) -> None:
+        # Already started means a retried task of this run started it.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                EXPIRY_WORKFLOW,
+                expiry_input(rp, expire_now=False),
+                id=expiry_workflow_id(rp.id),
+                task_queue=CONTROL_QUEUE,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=expiry_search_attributes(rp),
+                static_summary=f"Expiry of {rp.id}",
+            )
 
     async def snapshot(
         self,

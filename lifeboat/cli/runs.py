@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lifeboat.cli.expire import expire
 from lifeboat.client import LifeboatClient, Run, RunFailedError, failure_message
 from lifeboat.config import ConfigError, load_config
 from lifeboat.contracts.restore_run import RestoreRunResult, RestoreStatus
@@ -138,6 +139,9 @@ def _start_and_follow(
 @click.group()
 def backup() -> None:
     """Start, list and describe backups (recovery points)."""
+
+
+backup.add_command(expire)
 
 
 @backup.command("run")
