@@ -34,15 +34,12 @@ class MasterKey:
     encrypt: bytes
     mac_k: bytes
     mac_r: bytes
-    _aes: algorithms.AES = field(init=False, repr=False, compare=False)
     _per_thread: threading.local = field(init=False, repr=False, compare=False)
-    """Holds each thread's AES-k ECB encryptor: building one costs more than sealing a
-    small blob, and a cipher context must not be shared between threads."""
+    """Each thread's cipher contexts (see `_contexts`)."""
 
     def __post_init__(self) -> None:
         if len(self.encrypt) != 32 or len(self.mac_k) != 16 or len(self.mac_r) != 16:
             raise ValueError("invalid key sizes")
-        object.__setattr__(self, "_aes", algorithms.AES(self.encrypt))
         object.__setattr__(self, "_per_thread", threading.local())
 
     def __repr__(self) -> str:  # never print key material
@@ -72,33 +69,57 @@ class MasterKey:
             mac_r=base64.b64decode(doc["mac"]["r"]),
         )
 
-    def _mac(self, iv: bytes, ciphertext: bytes | memoryview) -> bytes:
-        # ECB over exactly one block per call keeps no state between calls, so the
-        # encryptor is reused without finalize.
-        aes_k: CipherContext | None = getattr(self._per_thread, "aes_k", None)
-        if aes_k is None:
-            aes_k = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()  # noqa: S305
-            self._per_thread.aes_k = aes_k
-        return Poly1305.generate_tag(self.mac_r + aes_k.update(iv), ciphertext)
+    def _contexts(self) -> _CipherContexts:
+        """This thread's cipher contexts: building them costs more than sealing a small
+        blob, and a context must not be shared between threads."""
+        contexts: _CipherContexts | None = getattr(self._per_thread, "contexts", None)
+        if contexts is None:
+            contexts = _CipherContexts(
+                ctr=Cipher(algorithms.AES(self.encrypt), modes.CTR(bytes(IV_SIZE))).encryptor(),
+                mac=Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor(),  # noqa: S305
+            )
+            self._per_thread.contexts = contexts
+        return contexts
+
+    def _crypt(
+        self, contexts: _CipherContexts, iv: bytes, data: bytes | bytearray | memoryview
+    ) -> bytes:
+        """AES-256-CTR, which is its own inverse; ``reset_nonce`` restarts the keystream."""
+        contexts.ctr.reset_nonce(iv)
+        return contexts.ctr.update(data)
+
+    def _mac(self, contexts: _CipherContexts, iv: bytes, ciphertext: bytes | memoryview) -> bytes:
+        # ECB over one whole block keeps no state between calls: no finalize needed.
+        s = contexts.mac.update(iv)
+        return Poly1305.generate_tag(self.mac_r + s, ciphertext)
 
     def seal(self, plaintext: bytes | bytearray | memoryview) -> bytes:
         """Encrypt and authenticate with a fresh random IV."""
+        contexts = self._contexts()
         iv = os.urandom(IV_SIZE)
-        encryptor = Cipher(self._aes, modes.CTR(iv)).encryptor()
-        ciphertext = encryptor.update(plaintext) + encryptor.finalize()
-        return b"".join((iv, ciphertext, self._mac(iv, ciphertext)))
+        ciphertext = self._crypt(contexts, iv, plaintext)
+        return b"".join((iv, ciphertext, self._mac(contexts, iv, ciphertext)))
 
     def open(self, sealed: bytes | bytearray | memoryview) -> bytes:
         """Verify and decrypt; AuthenticationError if the MAC does not match."""
         if len(sealed) < OVERHEAD:
             raise AuthenticationError("ciphertext too short")
+        contexts = self._contexts()
         view = memoryview(sealed)
         iv = bytes(view[:IV_SIZE])
         ciphertext = view[IV_SIZE:-MAC_SIZE]
-        if not hmac.compare_digest(self._mac(iv, ciphertext), bytes(view[-MAC_SIZE:])):
+        mac = self._mac(contexts, iv, ciphertext)
+        if not hmac.compare_digest(mac, bytes(view[-MAC_SIZE:])):
             raise AuthenticationError("ciphertext verification failed")
-        decryptor = Cipher(self._aes, modes.CTR(iv)).decryptor()
-        return decryptor.update(ciphertext) + decryptor.finalize()
+        return self._crypt(contexts, iv, ciphertext)
+
+
+@dataclass(frozen=True, slots=True)
+class _CipherContexts:
+    ctr: CipherContext
+    """AES-256-CTR under the encryption key, re-keyed with each message's IV."""
+    mac: CipherContext
+    """AES-128-ECB under the MAC key k, for the Poly1305-AES ``s`` of each IV."""
 
 
 @dataclass(frozen=True, slots=True)

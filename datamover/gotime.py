@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler
@@ -18,8 +18,12 @@ from pydantic_core import core_schema
 
 _NS = 1_000_000_000
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_DATE_TIME = "%04d-%02d-%02dT%02d:%02d:%02d"
+_GMTIME_MIN = (dt.date.min.toordinal() - _EPOCH_ORDINAL) * 86400
+"""Seconds of 0001-01-01T00:00:00 UTC: `time.gmtime` covers years 1..9999 here."""
+_GMTIME_MAX = (dt.date.max.toordinal() - _EPOCH_ORDINAL + 1) * 86400 - 1
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
 )
 
 
@@ -29,6 +33,10 @@ class GoTime:
 
     unix_ns: int
     utc_offset: int = 0
+    _text: str | None = field(default=None, compare=False, repr=False)
+    """The RFC 3339 text this time was parsed from, when it is exactly what `format`
+    gives: trees re-encode the parent's unchanged nodes, and formatting costs more than
+    keeping the string."""
 
     @classmethod
     def from_unix_ns(cls, unix_ns: int, utc_offset: int | None = None) -> GoTime:
@@ -54,38 +62,54 @@ class GoTime:
 
     @classmethod
     def parse(cls, text: str) -> GoTime:
-        match = _RFC3339.match(text)
+        match = _RFC3339.fullmatch(text)
         if match is None:
             raise ValueError(f"invalid RFC 3339 time {text!r}")
-        year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-        fraction, zone = match.group(7), match.group(8)
-        offset = 0
-        if zone not in ("Z", "z"):
-            sign = -1 if zone[0] == "-" else 1
-            offset = sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-        days = dt.date(year, month, day).toordinal() - _EPOCH_ORDINAL
-        seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
-        nanos = int((fraction or "0")[:9].ljust(9, "0"))
-        return cls(seconds * _NS + nanos, offset)
+        fraction, zone = match.group(1, 2)
+        # The pattern fixed the layout; datetime's C parser checks the ranges (as Go does).
+        local = dt.datetime.fromisoformat(text[:19])
+        seconds = (local.toordinal() - _EPOCH_ORDINAL) * 86400 + (
+            local.hour * 3600 + local.minute * 60 + local.second
+        )
+        canonical = text[10] == "T"
+        if zone == "Z" or zone == "z":
+            offset = 0
+        else:
+            minutes = int(zone[4:6])
+            offset = int(zone[1:3]) * 3600 + minutes * 60
+            if zone[0] == "-":
+                offset = -offset
+            canonical = canonical and offset != 0 and minutes < 60
+        if fraction:
+            nanos = int(fraction[:9].ljust(9, "0"))
+            canonical = canonical and len(fraction) <= 9 and fraction[-1] != "0"
+        else:
+            nanos = 0
+        canonical = canonical and zone != "z"
+        return cls((seconds - offset) * _NS + nanos, offset, text if canonical else None)
 
     def format(self) -> str:
         """Go's ``time.RFC3339Nano``: trailing zeros of the fraction dropped, ``Z`` for UTC."""
+        if self._text is not None:
+            return self._text
         seconds, nanos = divmod(self.unix_ns, _NS)
         local = seconds + self.utc_offset
-        days, rest = divmod(local, 86400)
-        ordinal = min(max(days + _EPOCH_ORDINAL, 1), dt.date.max.toordinal())
-        date = dt.date.fromordinal(ordinal)
-        hour, rest = divmod(rest, 3600)
-        minute, second = divmod(rest, 60)
-        text = (
-            f"{date.year:04d}-{date.month:02d}-{date.day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
-        )
+        if _GMTIME_MIN <= local <= _GMTIME_MAX:
+            text = _DATE_TIME % time.gmtime(local)[:6]
+        else:  # clamp to years 1..9999 as before
+            days, rest = divmod(local, 86400)
+            ordinal = min(max(days + _EPOCH_ORDINAL, 1), dt.date.max.toordinal())
+            date = dt.date.fromordinal(ordinal)
+            hour, rest = divmod(rest, 3600)
+            minute, second = divmod(rest, 60)
+            text = _DATE_TIME % (date.year, date.month, date.day, hour, minute, second)
         if nanos:
-            text += "." + f"{nanos:09d}".rstrip("0")
-        if self.utc_offset == 0:
+            text = f"{text}.{nanos:09d}".rstrip("0")
+        offset = self.utc_offset
+        if offset == 0:
             return text + "Z"
-        sign = "-" if self.utc_offset < 0 else "+"
-        off_h, off_m = divmod(abs(self.utc_offset) // 60, 60)
+        sign = "-" if offset < 0 else "+"
+        off_h, off_m = divmod(abs(offset) // 60, 60)
         return f"{text}{sign}{off_h:02d}:{off_m:02d}"
 
     def to_datetime(self) -> dt.datetime:

@@ -232,9 +232,7 @@ class Repository:
             if sealed is not None and not self.has_blob(blob_type, blob_id):
                 # Backpressure: wait until a finished pack could be queued without
                 # exceeding max_pending_packs, so at most that many are ever held.
-                while (
-                    self._inflight_packs >= self.max_pending_packs and self._upload_error is None
-                ):
+                while self._inflight_packs >= self.max_pending_packs and self._upload_error is None:
                     self._state.wait()
                 self._raise_upload_error()
                 if not self.has_blob(blob_type, blob_id):

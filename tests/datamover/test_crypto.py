@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from datamover.crypto import OVERHEAD, AuthenticationError, MasterKey, ScryptParams, derive_key
@@ -31,3 +34,17 @@ def test_derived_keys_depend_on_password_and_salt() -> None:
     assert derive_key("pw", b"s" * 64, params) == first
     assert derive_key("pw2", b"s" * 64, params) != first
     assert derive_key("pw", b"t" * 64, params) != first
+
+
+def test_threads_sharing_a_key_seal_and_open_independently() -> None:
+    key = MasterKey.random()
+    payloads = [os.urandom(size) for size in (0, 1, 15, 16, 17, 4096, 100_003)]
+
+    def round_trip(data: bytes) -> bytes:
+        sealed = key.seal(data)
+        assert key.open(memoryview(sealed)) == data
+        return sealed
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sealed = list(pool.map(round_trip, payloads * 20))
+    assert [key.open(s) for s in sealed] == payloads * 20

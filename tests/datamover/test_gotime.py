@@ -33,3 +33,24 @@ def test_nanoseconds_and_offset_survive() -> None:
 def test_rejects_garbage() -> None:
     with pytest.raises(ValueError):
         GoTime.parse("yesterday")
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("2015-01-02t18:10:50.1+01:00", "2015-01-02T18:10:50.1+01:00"),
+        ("2015-01-02T18:10:50.100z", "2015-01-02T18:10:50.1Z"),
+        ("2015-01-02T18:10:50+00:00", "2015-01-02T18:10:50Z"),
+        ("2015-01-02T18:10:50.1234567891-00:30", "2015-01-02T18:10:50.123456789-00:30"),
+    ],
+)
+def test_parsed_text_is_reused_only_when_go_would_write_it(text: str, canonical: str) -> None:
+    assert GoTime.parse(text).format() == canonical
+    assert GoTime.parse(canonical).format() == canonical
+    assert GoTime.parse(text) == GoTime.parse(canonical)
+
+
+def test_rejects_out_of_range_fields_and_trailing_newline() -> None:
+    for text in ("2024-01-01T24:00:00Z", "2024-02-30T00:00:00Z", "2024-01-01T00:00:00Z\n"):
+        with pytest.raises(ValueError):
+            GoTime.parse(text)
