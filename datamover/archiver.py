@@ -275,14 +275,22 @@ class Archiver:
                 job.parent.finished_children.append(job.rel)
 
     def finished_work(self) -> FinishedWork:
-        """A bounded record of finished directories and of the largest finished files."""
+        """A bounded record of finished directories and of the largest finished files whose
+        blobs are all in uploaded packs (what a resumed run can really take as done)."""
+        index = self.repo.index
         with self._work_lock:
-            dirs = list(self._finished_dirs.items())[:_RESUME_MAX_DIRS]
+            finished = list(self._finished_dirs.items())
             active = list(self._active_dirs)
+        dirs = [(rel, tree) for rel, tree in finished if index.has(BlobType.TREE, tree)]
+        dirs = dirs[:_RESUME_MAX_DIRS]
         files: list[tuple[str, Node]] = []
         for job in active:
             prefix = f"{job.rel}/" if job.rel else ""
-            files += [(prefix + node.name, node) for node in job.finished_files()]
+            files += [
+                (prefix + node.name, node)
+                for node in job.finished_files()
+                if all(index.has(BlobType.DATA, blob) for blob in node.content or ())
+            ]
         files.sort(key=lambda item: item[1].size, reverse=True)
         kept: dict[str, dict[str, Any]] = {}
         blobs = 0
