@@ -7,6 +7,7 @@ tests never touch a developer's own stack (`~/.lifeboat`) and run beside it.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -49,3 +50,23 @@ def s3_env(stack: StackInfo) -> dict[str, str]:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal_client(stack: StackInfo) -> AsyncIterator[Client]:
     yield await Client.connect(stack.temporal.address, namespace=stack.temporal.namespace)
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without interpreter finalization once pytest has reported everything.
+
+    temporalio's Rust runtime keeps native threads that can abort the interpreter while it
+    finalizes, which would turn a green session into exit code -6 (see lifeboat.cli.main).
+    """
+    if _exit_status:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status[-1])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+
 import click
 
 from lifeboat.cli.aws import aws
@@ -47,4 +51,22 @@ cli.add_command(policy)
 
 
 def main() -> None:
-    cli()
+    """Run the CLI, then leave without interpreter finalization.
+
+    temporalio's Rust runtime keeps native threads that can abort the process while the
+    interpreter finalizes ("PyGILState_Release ... must be current"), turning a successful
+    command into exit code -6. Output and logs are flushed first; nothing of ours needs
+    atexit handlers.
+    """
+    code: int = 0
+    try:
+        cli()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
