@@ -8,17 +8,12 @@ becomes a non-retryable `ApplicationError`; everything else stays retryable.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from activities.kube.connection import api_client
+from activities.kube.api_errors import cluster_api
 from activities.kube.export import export_resources
 from activities.kube.exposure import expose_volume, release_volume, sweep_run
 from activities.kube.inventory import take_inventory
@@ -47,8 +42,6 @@ from lifeboat.contracts.kube import (
 )
 from lifeboat.models import Cluster
 
-PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 410, 413, 415, 422})
-
 
 class ClusterActivities:
     """Activities of the cluster agent for one cluster (queue ``lifeboat-cluster-<name>``)."""
@@ -69,74 +62,50 @@ class ClusterActivities:
             self.export_resources,
         ]
 
-    @contextmanager
-    def _api(self) -> Iterator[client.ApiClient]:
-        try:
-            with api_client(self.cluster) as api:
-                yield api
-        except ApiException as exc:
-            if exc.status in PERMANENT_STATUSES:
-                raise ApplicationError(
-                    f"Kubernetes API of cluster {self.cluster.name} answered {exc.status} "
-                    f"{exc.reason}: {_message(exc)}",
-                    type="KubernetesApiError",
-                    non_retryable=True,
-                ) from None
-            raise
-
     @activity.defn(name="kube.discover")
     def discover(self, inp: DiscoverInput) -> Inventory:
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             return take_inventory(api, inp.selection)
 
     @activity.defn(name="kube.create_snapshots")
     def create_snapshots(self, inp: CreateSnapshotsInput) -> CreateSnapshotsOutput:
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             refs = create_snapshots(api, inp.run_id, inp.targets, inp.recovery_point)
         return CreateSnapshotsOutput(snapshots=refs)
 
     @activity.defn(name="kube.wait_snapshots")
     def wait_snapshots(self, inp: WaitSnapshotsInput) -> WaitSnapshotsOutput:
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             return WaitSnapshotsOutput(
                 states=wait_snapshots(api, inp.snapshots, inp.timeout_seconds)
             )
 
     @activity.defn(name="kube.delete_snapshots")
     def delete_snapshots(self, inp: DeleteSnapshotsInput) -> None:
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             delete_snapshots(api, inp.snapshots, inp.timeout_seconds)
 
     @activity.defn(name="kube.preserve_snapshots")
     def preserve_snapshots(self, inp: PreserveSnapshotsInput) -> None:
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             preserve_snapshots(api, inp.snapshots, inp.recovery_point, inp.expires_at)
 
     @activity.defn(name="kube.expose_volume")
     def expose_volume(self, inp: ExposeVolumeInput) -> VolumeExposure:
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             return expose_volume(api, inp)
 
     @activity.defn(name="kube.release_volume")
     def release_volume(self, inp: ReleaseVolumeInput) -> None:
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             release_volume(api, inp.created, inp.timeout_seconds)
 
     @activity.defn(name="kube.sweep_run")
     def sweep_run(self, inp: SweepRunInput) -> SweepRunOutput:
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             return SweepRunOutput(deleted=sweep_run(api, inp.run_id, inp.timeout_seconds))
 
     @activity.defn(name="kube.export_resources")
     def export_resources(self, inp: ExportResourcesInput) -> ExportResourcesOutput:
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             return export_resources(api, inp.selection, Path(inp.directory))
-
-
-def _message(exc: ApiException) -> str:
-    """The API's own message (a Status object's), never the request: it may hold secrets."""
-    try:
-        message = json.loads(exc.body or "{}").get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return str(message or exc.reason or "no message")

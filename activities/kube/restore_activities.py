@@ -7,18 +7,12 @@ API server rejects one by one are not errors here but failed entries of the resu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from activities.kube.connection import api_client
+from activities.kube.api_errors import cluster_api
 from activities.kube.restore_apply import (
-    PERMANENT_STATUSES,
-    api_error_message,
     check_storage_classes,
     restore_resources,
 )
@@ -48,25 +42,10 @@ class RestoreActivities:
             self.release_restore_volume,
         ]
 
-    @contextmanager
-    def _api(self) -> Iterator[client.ApiClient]:
-        try:
-            with api_client(self.cluster) as api:
-                yield api
-        except ApiException as exc:
-            if exc.status in PERMANENT_STATUSES and exc.status != 409:
-                raise ApplicationError(
-                    f"Kubernetes API of cluster {self.cluster.name} answered "
-                    f"{api_error_message(exc)}",
-                    type="KubernetesApiError",
-                    non_retryable=True,
-                ) from None
-            raise
-
     @activity.defn(name="kube.check_storage_class_mapping")
     def check_storage_class_mapping(self, inp: CheckStorageClassesInput) -> None:
         """Every mapping target exists in the cluster; run before anything is fetched."""
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             needed = {
                 target: ["storage_class_mapping"] for target in inp.storage_class_mapping.values()
             }
@@ -74,15 +53,15 @@ class RestoreActivities:
 
     @activity.defn(name="kube.restore_resources")
     def restore_resources(self, inp: RestoreResourcesInput) -> RestoreResourcesResult:
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             return restore_resources(api, inp)
 
     @activity.defn(name="kube.expose_restore_volume")
     def expose_restore_volume(self, inp: ExposeRestoreVolumeInput) -> VolumeExposure:
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             return expose_restore_volume(api, inp)
 
     @activity.defn(name="kube.release_restore_volume")
     def release_restore_volume(self, inp: ReleaseRestoreVolumeInput) -> None:
-        with self._api() as api:
+        with cluster_api(self.cluster) as api:
             release_restore_volume(api, inp)

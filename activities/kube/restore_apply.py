@@ -14,7 +14,6 @@ Custom resources come after their CRDs are established and discovery is refreshe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -25,6 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from temporalio.exceptions import ApplicationError
 
 from activities.kube import rest
+from activities.kube.api_errors import api_error_message
 from activities.kube.discovery import CRDS, STORAGE_CLASSES, collection_path, object_path
 from activities.kube.heartbeat import heartbeat
 from activities.kube.restore_plan import NotRestored, PlannedObject, plan_restore, stage_of
@@ -219,14 +219,6 @@ class _Applier:
             reason = f"kept the cluster's {', '.join(kept)}" if kept else None
             return _result(planned, RestoreOutcome.UPDATED, reason, kept)
         return _result(planned, RestoreOutcome.FAILED, "kept changing while being updated")
-
-
-def api_error_message(exc: ApiException) -> str:
-    try:
-        message = json.loads(exc.body or "{}").get("message")
-    except ValueError:
-        message = None
-    return f"{exc.status} {exc.reason}: {message}" if message else f"{exc.status} {exc.reason}"
 
 
 def _result(
