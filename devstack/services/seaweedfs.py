@@ -66,7 +66,12 @@ def client(s3: S3Info):  # type: ignore[no-untyped-def]  # boto3 client types co
         aws_access_key_id=s3.access_key,
         aws_secret_access_key=s3.secret_key,
         region_name=s3.region,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 2},
+            connect_timeout=5,
+            read_timeout=30,
+        ),
     )
 
 

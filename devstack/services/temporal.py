@@ -18,6 +18,8 @@ from devstack.ports import HOST
 from lifeboat import search_attributes
 
 NAMESPACE = "default"
+CHECK_TIMEOUT = 10.0
+"""A health check that hangs (a busy server) must fail, so `wait_until_ready` can retry."""
 SEARCH_ATTRIBUTES: dict[str, str] = {key.name: "Keyword" for key in search_attributes.ALL}
 
 
@@ -67,7 +69,7 @@ def registered_search_attributes(temporal: TemporalInfo) -> dict[str, str]:
             if name in SEARCH_ATTRIBUTES
         }
 
-    return asyncio.run(fetch())
+    return asyncio.run(asyncio.wait_for(fetch(), timeout=CHECK_TIMEOUT))
 
 
 def healthy(temporal: TemporalInfo) -> bool:
@@ -92,4 +94,4 @@ def has_pollers(temporal: TemporalInfo, task_queue: str, *, workflows: bool = Fa
         )
         return len(resp.pollers) > 0
 
-    return asyncio.run(fetch())
+    return asyncio.run(asyncio.wait_for(fetch(), timeout=CHECK_TIMEOUT))
