@@ -74,7 +74,7 @@ def backup(
         hostname = options.hostname or socket.gethostname()
         parent = latest_snapshot(repo, paths=paths, hostname=hostname)
         options = options.model_copy(update={"parent": parent})
-    with repo.lock(exclusive=False):
+    with repo.lock(exclusive=False, check_later=True):  # confirmed by save_snapshot
         return backup_tree(repo, source, options, progress=progress, resume_from=resume_from)
 
 
@@ -90,7 +90,7 @@ def restore(
 
     Files that cannot be restored are listed in `RestoreResult.errors`; the others are.
     """
-    with repo.lock(exclusive=False):
+    with repo.lock(exclusive=False, check_later=True):  # confirmed before any data is read
         return restore_snapshot(
             repo, snapshot, target, options or RestoreOptions(), progress=progress
         )

@@ -403,7 +403,8 @@ class Archiver:
     # -- walking ----------------------------------------------------------------------
 
     def _excluded(self, rel: str) -> bool:
-        return any(fnmatch.fnmatch(rel, pattern) for pattern in self.options.exclude)
+        exclude = self.options.exclude
+        return bool(exclude) and any(fnmatch.fnmatch(rel, pattern) for pattern in exclude)
 
     def _walk(self, path: str, rel: str, job: _DirJob, parent_tree: Tree | None) -> None:
         old_nodes = {n.name: n for n in parent_tree.nodes} if parent_tree is not None else {}

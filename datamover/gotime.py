@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler
@@ -94,15 +95,7 @@ class GoTime:
             return self._text
         seconds, nanos = divmod(self.unix_ns, _NS)
         local = seconds + self.utc_offset
-        if _GMTIME_MIN <= local <= _GMTIME_MAX:
-            text = _DATE_TIME % time.gmtime(local)[:6]
-        else:  # clamp to years 1..9999 as before
-            days, rest = divmod(local, 86400)
-            ordinal = min(max(days + _EPOCH_ORDINAL, 1), dt.date.max.toordinal())
-            date = dt.date.fromordinal(ordinal)
-            hour, rest = divmod(rest, 3600)
-            minute, second = divmod(rest, 60)
-            text = _DATE_TIME % (date.year, date.month, date.day, hour, minute, second)
+        text = _civil_time(local)
         if nanos:
             text = f"{text}.{nanos:09d}".rstrip("0")
         offset = self.utc_offset
@@ -111,6 +104,11 @@ class GoTime:
         sign = "-" if offset < 0 else "+"
         off_h, off_m = divmod(abs(offset) // 60, 60)
         return f"{text}{sign}{off_h:02d}:{off_m:02d}"
+
+    def is_local(self, unix_ns: int) -> bool:
+        """Whether this equals ``from_unix_ns(unix_ns)``, without building that time: a
+        backup asks this for every timestamp of every unchanged file."""
+        return self.unix_ns == unix_ns and self.utc_offset == _local_offset(unix_ns // _NS)
 
     def to_datetime(self) -> dt.datetime:
         """Microsecond precision, for display and comparisons across snapshots."""
@@ -135,7 +133,7 @@ class GoTime:
             if isinstance(value, GoTime):
                 return value
             if isinstance(value, str):
-                return cls.parse(value)
+                return _parse_cached(value)
             if isinstance(value, dt.datetime):
                 return cls.from_datetime(value)
             raise ValueError(f"cannot read a time from {type(value).__name__}")
@@ -152,7 +150,28 @@ ZERO_TIME = GoTime.parse("0001-01-01T00:00:00Z")
 """Go's zero ``time.Time``, which restic writes for unset times."""
 
 
+@lru_cache(maxsize=4096)
+def _civil_time(local: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of local seconds since the epoch; cached, since the files of
+    a tree share their seconds (a file's mtime and ctime, files written together)."""
+    if _GMTIME_MIN <= local <= _GMTIME_MAX:
+        return _DATE_TIME % time.gmtime(local)[:6]
+    # Clamped to years 1..9999.
+    days, rest = divmod(local, 86400)
+    ordinal = min(max(days + _EPOCH_ORDINAL, 1), dt.date.max.toordinal())
+    date = dt.date.fromordinal(ordinal)
+    hour, rest = divmod(rest, 3600)
+    minute, second = divmod(rest, 60)
+    return _DATE_TIME % (date.year, date.month, date.day, hour, minute, second)
+
+
+_parse_cached = lru_cache(maxsize=16384)(GoTime.parse)
+"""Trees repeat timestamps (a file's ctime is often its mtime); a GoTime is immutable."""
+
+
 def _local_offset(unix_s: int) -> int:
+    if time.timezone == 0 and not time.daylight and time.tzname[0] == "UTC":
+        return 0  # the usual zone of a container: no lookup per timestamp
     try:
         return time.localtime(unix_s).tm_gmtoff
     except (OverflowError, OSError, ValueError):

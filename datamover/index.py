@@ -3,7 +3,6 @@ in-memory master index built from all of them plus this session's uploads."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,11 +12,14 @@ from datamover.backend.base import Backend, FileType
 from datamover.blobs import BlobType, PackedBlob
 from datamover.crypto import MasterKey
 from datamover.errors import InvalidRepositoryDataError
-from datamover.jsonfmt import dumps
+from datamover.jsonfmt import dumps, loads
 from datamover.unpacked import load_unpacked, save_unpacked
 
 MAX_BLOBS_PER_INDEX_FILE = 50_000
 """Keeps each index file well below restic's 8 MiB guideline."""
+
+
+_BLOB_TYPES = {blob_type.value: blob_type for blob_type in BlobType}
 
 
 class BlobLocation(NamedTuple):
@@ -51,20 +53,26 @@ def encode_index(packs: dict[bytes, list[PackedBlob]], supersedes: Iterable[str]
 
 def decode_index(document: bytes) -> tuple[dict[bytes, list[PackedBlob]], list[str]]:
     """Packs and superseded index ids of an index file (current or legacy array format)."""
-    doc = json.loads(document)
+    doc = loads(document)
     if isinstance(doc, list):  # restic's legacy format: an array of packs
         doc = {"packs": doc}
     packs: dict[bytes, list[PackedBlob]] = {}
+    # Every command reads the whole index (a repository of 100,000 files names as many
+    # blobs): a list comprehension with local names, and a dict for the type (which
+    # raises KeyError on an unknown type, as BlobType() raises ValueError).
+    fromhex, blob_types, packed_blob = bytes.fromhex, _BLOB_TYPES, PackedBlob
     for pack in doc.get("packs") or []:
-        packs.setdefault(bytes.fromhex(pack["id"]), []).extend(
-            PackedBlob(
-                BlobType(b["type"]),
-                bytes.fromhex(b["id"]),
-                int(b["offset"]),
-                int(b["length"]),
-                int(b.get("uncompressed_length") or 0),
-            )
-            for b in pack.get("blobs") or []
+        packs.setdefault(fromhex(pack["id"]), []).extend(
+            [
+                packed_blob(
+                    blob_types[b["type"]],
+                    fromhex(b["id"]),
+                    int(b["offset"]),
+                    int(b["length"]),
+                    int(b.get("uncompressed_length") or 0),
+                )
+                for b in pack.get("blobs") or []
+            ]
         )
     return packs, list(doc.get("supersedes") or [])
 

@@ -108,6 +108,30 @@ class Lock:
         self._stop = threading.Event()
         self.name = self._write()
         self._refresher: threading.Thread | None = None
+        self._checked = threading.Event()
+        self._checked.set()
+        self._conflict: str | None = None
+
+    def check_later(self) -> None:
+        """Look for a racing lock after the pause in a thread, instead of waiting here:
+        the holder works meanwhile and calls `confirm` before it changes the repository."""
+        self._checked.clear()
+        threading.Thread(target=self._check, name="lock-check", daemon=True).start()
+
+    def _check(self) -> None:
+        try:
+            time.sleep(WAIT_BEFORE_CHECK_S)
+            self._conflict = _conflict(self._backend, self._key, self.exclusive, self.name)
+        except BaseException as exc:  # an unreadable repository is a conflict too
+            self._conflict = f"cannot check the locks of {self._backend.location}: {exc}"
+        finally:
+            self._checked.set()
+
+    def confirm(self) -> None:
+        """Wait for a pending check; RepositoryLockedError if another lock conflicts."""
+        self._checked.wait()
+        if self._conflict is not None:
+            raise RepositoryLockedError(self._conflict)
 
     def _write(self) -> str:
         return save_unpacked(
@@ -152,24 +176,36 @@ def _conflict(backend: Backend, key: MasterKey, exclusive: bool, own: str | None
     return None
 
 
-def acquire(backend: Backend, key: MasterKey, *, exclusive: bool) -> Lock:
-    """Take a lock or raise RepositoryLockedError naming the conflicting lock."""
+def acquire(
+    backend: Backend, key: MasterKey, *, exclusive: bool, check_later: bool = False
+) -> Lock:
+    """Take a lock or raise RepositoryLockedError naming the conflicting lock.
+
+    As restic does, the locks are looked at again after a pause, for a writer that took
+    its lock at the same moment. With `check_later`, that second look happens in the
+    background and the caller must `confirm` the lock before it writes anything that
+    matters (a backup's snapshot); the 0.2 s pause then costs nothing."""
     conflict = _conflict(backend, key, exclusive, None)
     if conflict:
         raise RepositoryLockedError(conflict)
     lock = Lock(backend, key, exclusive)
-    time.sleep(WAIT_BEFORE_CHECK_S)
-    conflict = _conflict(backend, key, exclusive, lock.name)
-    if conflict:
-        lock.release()
-        raise RepositoryLockedError(conflict)
+    if check_later:
+        lock.check_later()
+    else:
+        time.sleep(WAIT_BEFORE_CHECK_S)
+        conflict = _conflict(backend, key, exclusive, lock.name)
+        if conflict:
+            lock.release()
+            raise RepositoryLockedError(conflict)
     lock.start_refreshing()
     return lock
 
 
 @contextmanager
-def locked(backend: Backend, key: MasterKey, *, exclusive: bool) -> Iterator[Lock]:
-    lock = acquire(backend, key, exclusive=exclusive)
+def locked(
+    backend: Backend, key: MasterKey, *, exclusive: bool, check_later: bool = False
+) -> Iterator[Lock]:
+    lock = acquire(backend, key, exclusive=exclusive, check_later=check_later)
     try:
         yield lock
     finally:

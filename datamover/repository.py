@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import NamedTuple
 
 import structlog
@@ -121,6 +121,7 @@ class Repository:
         self._last_index_write = time.monotonic()
         self._index_write_lock = threading.Lock()
         self._reload_lock = threading.Lock()
+        self._locks: list[Lock] = []
         self._stats = RepoStats()
         self._uploader = ThreadPoolExecutor(
             max_workers=upload_threads or max_pending_packs, thread_name_prefix="pack-upload"
@@ -428,8 +429,10 @@ class Repository:
             raise BlobCorruptedError(tree_id.hex(), "?", f"not a valid tree: {exc}") from exc
 
     def save_snapshot(self, snapshot: Snapshot) -> str:
-        """Flush, then store the snapshot (so it only ever names indexed data)."""
+        """Flush, then store the snapshot (so it only ever names indexed data), under
+        confirmed locks only."""
         self.flush()
+        self.confirm_locks()
         if not self.index.has(BlobType.TREE, snapshot.tree):
             raise BlobNotFoundError(f"snapshot tree {snapshot.tree.hex()} is not in the index")
         return save_unpacked(self.backend, self.key, FileType.SNAPSHOTS, snapshot.to_json())
@@ -472,9 +475,28 @@ class Repository:
 
     # -- locks and stats -----------------------------------------------------------------
 
-    def lock(self, *, exclusive: bool) -> AbstractContextManager[Lock]:
-        """A restic lock for the duration of a `with` block (RepositoryLockedError if taken)."""
-        return locked(self.backend, self.key, exclusive=exclusive)
+    def lock(self, *, exclusive: bool, check_later: bool = False) -> AbstractContextManager[Lock]:
+        """A restic lock for the duration of a `with` block (RepositoryLockedError if taken).
+
+        With `check_later`, the look for a racing lock finishes in the background (see
+        `locks.acquire`); `save_snapshot` and `confirm_locks` wait for it."""
+        return self._tracked(
+            locked(self.backend, self.key, exclusive=exclusive, check_later=check_later)
+        )
+
+    @contextmanager
+    def _tracked(self, lock_context: AbstractContextManager[Lock]) -> Iterator[Lock]:
+        with lock_context as lock:
+            self._locks.append(lock)
+            try:
+                yield lock
+            finally:
+                self._locks.remove(lock)
+
+    def confirm_locks(self) -> None:
+        """RepositoryLockedError if a lock this repository holds turned out to conflict."""
+        for lock in list(self._locks):
+            lock.confirm()
 
     @property
     def pending_packs(self) -> int:

@@ -40,6 +40,11 @@ log = structlog.get_logger(__name__)
 _GAP = 1024 * 1024
 """Blobs closer than this in a pack are fetched with one request (the gap is read too)."""
 _MAX_RANGE = 8 * 1024 * 1024
+_WRITERS = 2
+"""Workers that verify and write at once; the others download meanwhile. Writing a small
+file lets go of the GIL six times (open, write, chown, chmod, utime, close): sixteen
+threads taking it back in turn spent more system time in futex calls than in the writes
+(20,000 files: 4-8 s of system time, 2.4-4.2 s with two writers)."""
 
 
 class UnsafeNameError(DatamoverError):
@@ -139,6 +144,7 @@ class Restorer:
             workers=1,
         )
         self._budget = ByteBudget(plan.in_flight + plan.read_buffers)
+        self._writers = threading.BoundedSemaphore(_WRITERS)
         self._started = time.monotonic()
 
     # -- the run ----------------------------------------------------------------------
@@ -155,6 +161,7 @@ class Restorer:
         finally:
             os.close(root_fd)
             self._tree_pool.shutdown(wait=False, cancel_futures=True)
+        self.repo.confirm_locks()
         self._fetch_all()
         self._make_hard_links()
         for path, meta in reversed(self._dirs):
@@ -315,43 +322,62 @@ class Restorer:
         os.utime(node.name, ns=times, dir_fd=dir_fd, follow_symlinks=False)
         self.stats.symlinks += 1
 
-    # -- fetching: one pack at a time per worker --------------------------------------
+    # -- fetching: one range of a pack at a time per worker ---------------------------
 
     def _fetch_all(self) -> None:
         stop = threading.Event()
         reporter = threading.Thread(target=self._report_loop, args=(stop,), daemon=True)
         reporter.start()
         try:
+            needs, self._needs = self._needs, {}
+            # Ranges, not packs, are the unit of work: a backup of small files fills a few
+            # packs with thousands of files each, and one worker per pack left most idle.
+            runs = [
+                (pack_id.hex(), run, blobs)
+                for pack_id, blobs in needs.items()
+                for run in _ranges(sorted(blobs, key=lambda b: b.offset))
+            ]
             with ThreadPoolExecutor(self.options.files, thread_name_prefix="restore") as pool:
-                needs, self._needs = self._needs, {}
-                for _ in pool.map(self._fetch_pack, needs.items()):
+                for _ in pool.map(self._fetch_run, runs):
                     pass
         finally:
             stop.set()
             reporter.join()
 
-    def _fetch_pack(self, item: tuple[bytes, dict[PackedBlob, list[_Target]]]) -> None:
-        pack_id, blobs = item
-        pack_hex = pack_id.hex()
-        for run in _ranges(sorted(blobs, key=lambda b: b.offset)):
-            start = run[0].offset
-            length = run[-1].offset + run[-1].length - start
-            with self._budget.reserve(2 * length):
-                try:
-                    data = self.repo.backend.load(FileType.DATA, pack_hex, start, length)
-                except DatamoverError as exc:
-                    self._fail_blobs(run, blobs, str(exc))
-                    continue
-                view = memoryview(data)
-                for blob in run:
-                    sealed = view[blob.offset - start : blob.offset - start + blob.length]
-                    try:
-                        plain = decode_blob(self.repo.key, pack_hex, blob, sealed)
-                    except DatamoverError as exc:
-                        self._fail_blobs([blob], blobs, str(exc))
-                        continue
-                    for target in blobs[blob]:
-                        self._write(target, plain)
+    def _fetch_run(
+        self, item: tuple[str, list[PackedBlob], dict[PackedBlob, list[_Target]]]
+    ) -> None:
+        """Read one range of a pack; verify and write each of its blobs."""
+        pack_hex, run, blobs = item
+        start = run[0].offset
+        length = run[-1].offset + run[-1].length - start
+        with self._budget.reserve(2 * length):
+            try:
+                data = self.repo.backend.load(FileType.DATA, pack_hex, start, length)
+            except DatamoverError as exc:
+                self._fail_blobs(run, blobs, str(exc))
+                return
+            view = memoryview(data)
+            with self._writers:
+                self._write_run(pack_hex, run, blobs, view, start)
+
+    def _write_run(
+        self,
+        pack_hex: str,
+        run: list[PackedBlob],
+        blobs: dict[PackedBlob, list[_Target]],
+        view: memoryview,
+        start: int,
+    ) -> None:
+        for blob in run:
+            sealed = view[blob.offset - start : blob.offset - start + blob.length]
+            try:
+                plain = decode_blob(self.repo.key, pack_hex, blob, sealed)
+            except DatamoverError as exc:
+                self._fail_blobs([blob], blobs, str(exc))
+                continue
+            for target in blobs[blob]:
+                self._write(target, plain)
 
     def _fail_blobs(
         self, run: list[PackedBlob], blobs: dict[PackedBlob, list[_Target]], reason: str
@@ -367,8 +393,11 @@ class Restorer:
         try:
             if not state.failed:
                 try:
-                    fd = self._open_for_write(state)
-                    if not _is_zero(data):
+                    zero = _is_zero(data)
+                    # A file written whole by this blob needs no truncate to its size first.
+                    whole = not zero and target.offset == 0 and len(data) == state.size
+                    fd = self._open_for_write(state, sized=not whole)
+                    if not zero:
                         _pwrite_all(fd, data, target.offset)
                     self.stats.counters.add("bytes_written", len(data))
                 except OSError as exc:
@@ -381,13 +410,15 @@ class Restorer:
                 os.close(fd)
 
     @staticmethod
-    def _open_for_write(state: _FileState) -> int:
-        """The first writer creates the file (sparse, at its full size); others open it."""
+    def _open_for_write(state: _FileState, *, sized: bool = True) -> int:
+        """The first writer creates the file (`sized`: sparse, at its full size); others
+        open it."""
         with state.lock:
             if not state.created:
                 fd = _create_file(state.path)
                 try:
-                    os.ftruncate(fd, state.size)
+                    if sized:
+                        os.ftruncate(fd, state.size)
                 except BaseException:
                     os.close(fd)
                     raise

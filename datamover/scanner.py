@@ -7,9 +7,8 @@ import grp
 import os
 import pwd
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from datamover.gotime import GoTime
 from datamover.tree import Node, NodeType, go_mode, node_type_of
@@ -17,9 +16,10 @@ from datamover.tree import Node, NodeType, go_mode, node_type_of
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One directory entry as listed, with its `lstat` (symlinks are never followed)."""
+class Entry(NamedTuple):
+    """One directory entry as listed, with its `lstat` (symlinks are never followed).
+    (A tuple: one is built for every entry of every backup, four times as fast as a
+    frozen dataclass.)"""
 
     name: str
     path: str
@@ -51,6 +51,7 @@ def list_dir(path: str) -> Iterator[Entry]:
     Entries that vanish between listing and `lstat` are left out: a live volume changes.
     """
     fd = open_dir(path)
+    prefix = path if path.endswith("/") else path + "/"  # (os.path.join costs more)
     try:
         with os.scandir(fd) as it:
             names = sorted((e.name for e in it), key=os.fsencode)
@@ -59,7 +60,7 @@ def list_dir(path: str) -> Iterator[Entry]:
                 st = os.stat(name, dir_fd=fd, follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            yield Entry(name=name, path=os.path.join(path, name), st=st)
+            yield Entry(name=name, path=prefix + name, st=st)
     finally:
         os.close(fd)
 
@@ -139,9 +140,9 @@ def matches(node: Node, st: os.stat_result) -> bool:
     return (
         node.type is node_type
         and node.mode == go_mode(st.st_mode)
-        and node.mtime == GoTime.from_unix_ns(st.st_mtime_ns)
-        and node.ctime == GoTime.from_unix_ns(st.st_ctime_ns)
-        and node.atime == GoTime.from_unix_ns(st.st_atime_ns)
+        and node.mtime.is_local(st.st_mtime_ns)
+        and node.ctime.is_local(st.st_ctime_ns)
+        and node.atime.is_local(st.st_atime_ns)
         and node.inode == st.st_ino
         and node.device_id == st.st_dev
         and node.links == st.st_nlink

@@ -8,16 +8,15 @@ same as restic's; ``mode`` is Go's ``os.FileMode`` (type bits high, permission b
 from __future__ import annotations
 
 import base64
-import json
 import os
 import stat
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from datamover.gotime import ZERO_TIME, GoTime
-from datamover.jsonfmt import HexId, dumps, go_quote, go_unquote
+from datamover.jsonfmt import HexId, dumps, go_quote, go_unquote, loads
 
 # Go's os.FileMode bits.
 GO_MODE_DIR = 1 << 31
@@ -46,18 +45,20 @@ class NodeType(StrEnum):
     SOCKET = "socket"
 
 
+_NODE_TYPES = {
+    stat.S_IFREG: NodeType.FILE,
+    stat.S_IFDIR: NodeType.DIR,
+    stat.S_IFLNK: NodeType.SYMLINK,
+    stat.S_IFBLK: NodeType.DEV,
+    stat.S_IFCHR: NodeType.CHARDEV,
+    stat.S_IFIFO: NodeType.FIFO,
+    stat.S_IFSOCK: NodeType.SOCKET,
+}
+
+
 def node_type_of(st_mode: int) -> NodeType | None:
     """The restic node type of a ``stat`` mode, None for anything restic cannot store."""
-    fmt = stat.S_IFMT(st_mode)
-    return {
-        stat.S_IFREG: NodeType.FILE,
-        stat.S_IFDIR: NodeType.DIR,
-        stat.S_IFLNK: NodeType.SYMLINK,
-        stat.S_IFBLK: NodeType.DEV,
-        stat.S_IFCHR: NodeType.CHARDEV,
-        stat.S_IFIFO: NodeType.FIFO,
-        stat.S_IFSOCK: NodeType.SOCKET,
-    }.get(fmt)
+    return _NODE_TYPES.get(stat.S_IFMT(st_mode))
 
 
 def go_mode(st_mode: int) -> int:
@@ -129,17 +130,38 @@ class Node(BaseModel):
     linktarget: str = ""
     extended_attributes: list[ExtendedAttribute] | None = None
     device: int = 0
-    content: list[HexId] | None = None
+    content: list[HexId] | None = Field(default=None, validate_default=True)
     subtree: HexId | None = None
     error: str = ""
+    # `_source`: the JSON a node was read from, which `to_json_dict` gives back as it is:
+    # nodes are never modified, and an incremental backup re-encodes every unchanged node
+    # of a changed directory. A slot, not a pydantic private attribute, which would make
+    # every node cost a third more to build; it is left out of equality and copies.
+    __slots__ = ("_source",)
+    if TYPE_CHECKING:  # (declared for mypy only: pydantic would make it a private attribute)
+        _source: dict[str, Any] | None
 
     def model_post_init(self, context: Any, /) -> None:
+        object.__setattr__(self, "_source", None)  # a slot: its default is set here
+
+    @field_validator("content")
+    @classmethod
+    def _file_content_is_a_list(
+        cls, content: list[bytes] | None, info: ValidationInfo
+    ) -> list[bytes] | None:
         # restic's checker rejects a file whose content list is null.
-        if self.type is NodeType.FILE and self.content is None:
-            self.content = []
+        if content is None and info.data.get("type") is NodeType.FILE:
+            return []
+        return content
 
     def to_json_dict(self) -> dict[str, Any]:
         """The node as restic's encoder writes it: Go field order, omitempty honoured."""
+        try:
+            source: dict[str, Any] | None = self._source
+        except AttributeError:  # a copy: pydantic copies fields, not slots
+            source = None
+        if source is not None:
+            return source
         doc: dict[str, Any] = {"name": go_quote(self.name), "type": self.type.value}
         if self.mode:
             doc["mode"] = self.mode
@@ -166,7 +188,7 @@ class Node(BaseModel):
             ]
         if self.device:
             doc["device"] = self.device
-        doc["content"] = None if self.content is None else [c.hex() for c in self.content]
+        doc["content"] = None if self.content is None else list(map(bytes.hex, self.content))
         if self.subtree is not None:
             doc["subtree"] = self.subtree.hex()
         if self.error:
@@ -174,8 +196,8 @@ class Node(BaseModel):
         return doc
 
     @classmethod
-    def from_json_dict(cls, doc: dict[str, Any]) -> Node:
-        doc = dict(doc)
+    def from_json_dict(cls, source: dict[str, Any]) -> Node:
+        doc = dict(source)
         doc["name"] = go_unquote(doc.get("name", ""))
         raw = doc.pop("linktarget_raw", None)
         if raw:
@@ -185,7 +207,11 @@ class Node(BaseModel):
             doc["extended_attributes"] = [
                 {"name": a["name"], "value": base64.b64decode(a.get("value") or b"")} for a in attrs
             ]
-        return cls.model_validate(doc)
+        node = cls.model_validate(doc)
+        if node.content is None or source.get("content") is not None:
+            # (Not a file whose null content became [], which its JSON must then say.)
+            object.__setattr__(node, "_source", source)
+        return node
 
 
 class Tree(BaseModel):
@@ -198,5 +224,5 @@ class Tree(BaseModel):
 
     @classmethod
     def from_json(cls, data: bytes) -> Tree:
-        doc = json.loads(data)
+        doc = loads(data)
         return cls(nodes=[Node.from_json_dict(node) for node in doc.get("nodes") or []])

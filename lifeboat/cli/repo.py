@@ -23,8 +23,7 @@ from pydantic import BaseModel
 
 from datamover.api import backup as run_backup
 from datamover.api import restore as run_restore
-from datamover.backend import FileType, open_backend
-from datamover.blobs import BlobType
+from datamover.backend import open_backend
 from datamover.check import check as check_repository
 from datamover.errors import DatamoverError
 from datamover.jobs import (
@@ -37,6 +36,7 @@ from datamover.jobs import (
 from datamover.prune import forget as forget_snapshots
 from datamover.prune import gc as collect_garbage
 from datamover.repository import Repository
+from datamover.stats import repository_stats
 from lifeboat.cli.repo_output import ProgressDisplay, print_snapshots
 from lifeboat.logging_setup import configure_logging, register_secret
 
@@ -417,39 +417,23 @@ def gc(ctx: click.Context, /, safety_margin: str, dry_run: bool, **given: Any) -
     )
 
 
-class RepoStatistics(BaseModel):
-    snapshots: int
-    packs: int
-    stored_bytes: int
-    data_blobs: int
-    tree_blobs: int
-    uncompressed_bytes: int
-
-
 @repo.command()
 @_common_options
 @click.pass_context
 @_fail_cleanly
 def stats(ctx: click.Context, /, **given: Any) -> None:
-    """Show how much the repository stores."""
+    """Show how much the repository stores, and its dedup and compression ratios."""
     settings = _settings(ctx, **given)
     with _open_repository(settings) as repository:
-        packs = list(repository.backend.list(FileType.DATA))
-        locations = list(repository.index)
-        result = RepoStatistics(
-            snapshots=len(list(repository.iter_snapshot_ids())),
-            packs=len(packs),
-            stored_bytes=sum(p.size for p in packs),
-            data_blobs=repository.index.blob_count(BlobType.DATA),
-            tree_blobs=repository.index.blob_count(BlobType.TREE),
-            uncompressed_bytes=sum(loc.blob.plaintext_length for loc in locations),
-        )
+        result = repository_stats(repository)
     _emit(
         settings,
         result,
         f"snapshots: {result.snapshots}\npacks: {result.packs} ({_size(result.stored_bytes)})\n"
         f"blobs: {result.data_blobs} data, {result.tree_blobs} tree "
-        f"({_size(result.uncompressed_bytes)} uncompressed)",
+        f"({_size(result.uncompressed_bytes)} uncompressed)\n"
+        f"snapshot contents: {_size(result.logical_bytes)} "
+        f"(dedup {result.dedup_ratio}x, compression {result.compression_ratio}x)",
     )
 
 

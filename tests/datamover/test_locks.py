@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from datamover import locks
 from datamover.backend.base import FileType
+from datamover.errors import RepositoryLockedError
 from datamover.gotime import GoTime
 from datamover.locks import LockInfo, acquire, list_locks
 from datamover.repository import Repository
@@ -39,3 +44,27 @@ def test_stale_locks_are_ignored(repo: Repository) -> None:
     save_unpacked(repo.backend, repo.key, FileType.LOCKS, dead.to_json())
     with repo.lock(exclusive=True) as held:
         assert held.exclusive
+
+
+def test_a_lock_checked_later_sees_a_racing_exclusive_lock(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(locks, "WAIT_BEFORE_CHECK_S", 1.0)  # room for the racer below
+    with repo.lock(exclusive=False, check_later=True) as held:
+        # Another writer's exclusive lock appears during the pause before the second look.
+        racer = LockInfo(
+            time=GoTime.now(), exclusive=True, hostname=socket.gethostname(), pid=os.getpid()
+        )
+        save_unpacked(repo.backend, repo.key, FileType.LOCKS, racer.to_json())
+        with pytest.raises(RepositoryLockedError, match="already locked"):
+            held.confirm()
+        with pytest.raises(RepositoryLockedError):
+            repo.confirm_locks()
+
+
+def test_a_lock_checked_later_is_confirmed_when_alone(repo: Repository) -> None:
+    with repo.lock(exclusive=False, check_later=True) as held:
+        held.confirm()
+        repo.confirm_locks()
+        assert [name for name, _ in list_locks(repo.backend, repo.key)] == [held.name]
+    assert not list(repo.backend.list(FileType.LOCKS))

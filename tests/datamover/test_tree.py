@@ -87,3 +87,30 @@ def test_odd_names_round_trip_through_restic(tmp_path: Path, restic: Restic, pas
     for raw in odd:
         assert (target / os.fsdecode(raw)).read_bytes() == raw
     repo.close()
+
+
+def test_a_node_read_from_json_is_written_back_as_read() -> None:
+    # An incremental backup writes unchanged parent nodes again; what restic wrote (even
+    # fields Lifeboat does not model) survives, and copies encode the same JSON.
+    doc = {
+        "name": "f\\xff",
+        "type": "file",
+        "mode": 420,
+        "mtime": "2026-11-26T03:54:49.760299445+01:00",
+        "atime": "2026-11-26T03:54:49.760299445+01:00",
+        "ctime": "2026-11-26T03:54:49.760299445+01:00",
+        "uid": 1000,
+        "gid": 1000,
+        "size": 3,
+        "content": ["ab" * 32],
+        "generic_attributes": {"windows.creation_time": "AQI="},
+    }
+    node = Node.from_json_dict(doc)
+    assert node.name == "f\udcff"
+    assert node.to_json_dict() == doc
+    copied = node.model_copy()
+    assert copied == node
+    assert copied.to_json_dict() == {k: v for k, v in doc.items() if k != "generic_attributes"}
+    # A file whose content was null is written with [] (restic's checker wants a list).
+    null_content = Node.from_json_dict({**doc, "content": None})
+    assert null_content.to_json_dict()["content"] == []
