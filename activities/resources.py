@@ -17,7 +17,7 @@ from activities.kube.connection import api_client
 from activities.kube.export import export_resources
 from activities.kube.heartbeat import heartbeat
 from activities.kube.restore_apply import restore_resources
-from activities.repository import open_repository
+from activities.repository import open_repository, when_unlocked
 from activities.tags import SnapshotKind, snapshot_tags
 from datamover.api import BackupOptions, RestoreOptions, backup, restore
 from lifeboat.contracts.resources import (
@@ -31,6 +31,8 @@ from lifeboat.models import Cluster
 
 _FILES = 8
 _MEMORY_MIB = 512
+RESOURCES_LOCK_WAIT_SECONDS = 4 * 60.0
+"""Within the 5 minutes the workflow gives these activities."""
 
 
 class ResourceActivities:
@@ -47,18 +49,21 @@ class ResourceActivities:
                 exported = export_resources(api, inp.selection, Path(scratch))
             heartbeat(f"exported {exported.total} objects")
             with open_repository(inp.storage_location) as repo:
-                result = backup(
-                    repo,
-                    scratch,
-                    BackupOptions(
-                        files=_FILES,
-                        memory_limit_mib=_MEMORY_MIB,
-                        hostname=inp.cluster,
-                        paths=(resources_snapshot_path(inp.cluster),),
-                        tags=snapshot_tags(
-                            SnapshotKind.RESOURCES,
-                            recovery_point=inp.recovery_point,
-                            cluster=inp.cluster,
+                result = when_unlocked(
+                    RESOURCES_LOCK_WAIT_SECONDS,
+                    lambda: backup(
+                        repo,
+                        scratch,
+                        BackupOptions(
+                            files=_FILES,
+                            memory_limit_mib=_MEMORY_MIB,
+                            hostname=inp.cluster,
+                            paths=(resources_snapshot_path(inp.cluster),),
+                            tags=snapshot_tags(
+                                SnapshotKind.RESOURCES,
+                                recovery_point=inp.recovery_point,
+                                cluster=inp.cluster,
+                            ),
                         ),
                     ),
                 )
@@ -70,11 +75,14 @@ class ResourceActivities:
     def restore_from_repository(self, inp: RestoreFromRepositoryInput) -> RestoreResourcesResult:
         with tempfile.TemporaryDirectory(prefix="lifeboat-restore-") as scratch:
             with open_repository(inp.storage_location) as repo:
-                fetched = restore(
-                    repo,
-                    inp.snapshot_id,
-                    scratch,
-                    RestoreOptions(files=_FILES, memory_limit_mib=_MEMORY_MIB, owner=False),
+                fetched = when_unlocked(
+                    RESOURCES_LOCK_WAIT_SECONDS,
+                    lambda: restore(
+                        repo,
+                        inp.snapshot_id,
+                        scratch,
+                        RestoreOptions(files=_FILES, memory_limit_mib=_MEMORY_MIB, owner=False),
+                    ),
                 )
             if fetched.errors:
                 raise RuntimeError(

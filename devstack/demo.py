@@ -56,7 +56,7 @@ class DemoReport(BaseModel):
 
 
 Say = Callable[[str], None]
-Follow = Callable[[Run[Any], str], Awaitable[BaseModel]]
+Follow = Callable[[Run[Any, Any], str], Awaitable[BaseModel]]
 
 
 async def run_demo(home: Path | None, say: Say, follow: Follow) -> DemoReport:

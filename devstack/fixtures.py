@@ -7,9 +7,11 @@ tests never touch a developer's own stack (`~/.lifeboat`) and run beside it.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -45,6 +47,61 @@ def s3_env(stack: StackInfo) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": stack.s3.secret_key,
         "AWS_DEFAULT_REGION": stack.s3.region,
     }
+
+
+LifeboatCli = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture(scope="session")
+def lifeboat_cli(stack: StackInfo) -> LifeboatCli:
+    """Runs `lifeboat ARGS --config <the stack's config>` as a person would, in a process
+    of its own; `stdin` feeds it."""
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lifeboat.cli",
+                *args,
+                "--config",
+                str(stack.home / "config.yaml"),
+            ],
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=60,
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture
+def aws_credentials(stack: StackInfo, monkeypatch: pytest.MonkeyPatch) -> StackInfo:
+    """A worker's own AWS credentials, as the default chain finds them, for moto."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", stack.aws.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", stack.aws.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", stack.aws.region)
+    return stack
+
+
+@pytest.fixture(scope="session")
+def moto_client(stack: StackInfo) -> Callable[[str], Any]:
+    """boto3 clients of the stack's moto server."""
+
+    def make(service: str) -> Any:
+        import boto3
+
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=stack.aws.endpoint,
+            region_name=stack.aws.region,
+            aws_access_key_id=stack.aws.access_key,
+            aws_secret_access_key=stack.aws.secret_key,
+        )
+
+    return make
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -29,6 +29,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from lifeboat.config import LifeboatConfig, load_config
 from lifeboat.contracts.catalog import GetRecoveryPointInput, ListRecoveryPointsInput
+from lifeboat.contracts.migration import MigrationProgress, MigrationRequest, MigrationResult
 from lifeboat.contracts.progress import RunProgress
 from lifeboat.contracts.restore_run import RestoreRunResult
 from lifeboat.models import BackupRequest, RecoveryPoint, RestoreRequest
@@ -37,26 +38,32 @@ from lifeboat.search_attributes import CLUSTER, JOB, POLICY, RECOVERY_POINT
 from lifeboat.temporal import connect
 
 R = TypeVar("R", bound=BaseModel)
+P = TypeVar("P", bound=BaseModel)
 
 
 class RunFailedError(Exception):
     """A run ended without success; the message is the run's own failure."""
 
 
-class Run(Generic[R]):
-    """A started backup or restore: follow it, query it, wait for its result."""
+class Run(Generic[R, P]):
+    """A started run: follow it, query its progress (`P`), wait for its result (`R`)."""
 
     def __init__(
-        self, handle: WorkflowHandle[object, object], result_type: type[R], ui: str | None
+        self,
+        handle: WorkflowHandle[object, object],
+        result_type: type[R],
+        ui: str | None,
+        progress_type: type[P],
     ):
         self._handle = handle
         self._result_type = result_type
+        self._progress_type = progress_type
         self.workflow_id = handle.id
         self.ui_url = ui
 
-    async def progress(self) -> RunProgress:
-        raw = await self._handle.query("progress", result_type=RunProgress)
-        return RunProgress.model_validate(raw)
+    async def progress(self) -> P:
+        raw = await self._handle.query("progress", result_type=self._progress_type)
+        return self._progress_type.model_validate(raw)
 
     async def live_bytes(self) -> int:
         """Bytes the running copies have read so far, from their latest heartbeats."""
@@ -72,14 +79,14 @@ class Run(Generic[R]):
                     total += int(data.get("bytes_read", 0) or 0)
         return total
 
-    async def follow(self, interval: float = 1.0) -> AsyncIterator[RunProgress]:
+    async def follow(self, interval: float = 1.0) -> AsyncIterator[P]:
         """Progress snapshots until the run ends."""
         while True:
             described = await self._handle.describe()
             if described.status != WorkflowExecutionStatus.RUNNING:
                 return
             try:
-                snapshot: RunProgress | None = await self.progress()
+                snapshot: P | None = await self.progress()
             except WorkflowQueryFailedError:  # the first workflow task has not run yet
                 snapshot = None
             if snapshot is not None:
@@ -150,7 +157,7 @@ class LifeboatClient:
 
     async def start_backup(
         self, request: BackupRequest, *, workflow_id: str | None = None
-    ) -> Run[RecoveryPoint]:
+    ) -> Run[RecoveryPoint, RunProgress]:
         from workflows.naming import backup_workflow_id
 
         self._known_names(request.cluster, request.storage_location)
@@ -165,11 +172,11 @@ class LifeboatClient:
             static_summary=f"Backup of cluster {request.cluster}",
             static_details=_details(request),
         )
-        return Run(handle, RecoveryPoint, self.ui_url(workflow_id))
+        return Run(handle, RecoveryPoint, self.ui_url(workflow_id), RunProgress)
 
     async def start_restore(
         self, request: RestoreRequest, *, workflow_id: str | None = None
-    ) -> Run[RestoreRunResult]:
+    ) -> Run[RestoreRunResult, RunProgress]:
         from workflows.naming import restore_workflow_id
 
         self._known_names(request.target_cluster, request.storage_location)
@@ -186,11 +193,41 @@ class LifeboatClient:
             static_summary=f"Restore of {request.recovery_point} into {target}",
             static_details=_details(request),
         )
-        return Run(handle, RestoreRunResult, self.ui_url(workflow_id))
+        return Run(handle, RestoreRunResult, self.ui_url(workflow_id), RunProgress)
 
-    def backup_run(self, workflow_id: str) -> Run[RecoveryPoint]:
+    async def start_migration(
+        self, request: MigrationRequest, *, workflow_id: str | None = None
+    ) -> Run[MigrationResult, MigrationProgress]:
+        """Back up ``source_cluster`` and restore into ``target_cluster`` as one run."""
+        from workflows.naming import migration_workflow_id
+
+        self._known_names(request.source_cluster, request.storage_location)
+        if request.new_eks_cluster is None:  # a new EKS target is configured once it exists
+            self._known_names(request.target_cluster, request.storage_location)
+        workflow_id = workflow_id or migration_workflow_id(
+            request.source_cluster, request.target_cluster, datetime.now(UTC)
+        )
+        handle = await self.temporal.start_workflow(
+            "Migration",
+            request.model_dump(mode="json"),
+            id=workflow_id,
+            task_queue=CONTROL_QUEUE,
+            search_attributes=_attributes(
+                request.source_cluster,
+                "replication" if request.replication else "migration",
+                policy=request.replication,
+            ),
+            static_summary=f"Migration of {request.source_cluster} to {request.target_cluster}",
+            static_details=_details(request),
+        )
+        return Run(handle, MigrationResult, self.ui_url(workflow_id), MigrationProgress)
+
+    def backup_run(self, workflow_id: str) -> Run[RecoveryPoint, RunProgress]:
         return Run(
-            self.temporal.get_workflow_handle(workflow_id), RecoveryPoint, self.ui_url(workflow_id)
+            self.temporal.get_workflow_handle(workflow_id),
+            RecoveryPoint,
+            self.ui_url(workflow_id),
+            RunProgress,
         )
 
     async def list_recovery_points(

@@ -6,6 +6,8 @@ from workflows.backup import BackupWorkflow
 from workflows.catalog import CatalogQueryWorkflow
 from workflows.eks_restore import EksRestoreWorkflow
 from workflows.expiry import ExpireRecoveryPointWorkflow
+from workflows.maintenance import RepositoryMaintenanceWorkflow, ScheduledMaintenanceWorkflow
+from workflows.migration import MigrationWorkflow
 from workflows.restore import RestoreWorkflow
 
 WORKFLOWS: tuple[type, ...] = (
@@ -14,6 +16,9 @@ WORKFLOWS: tuple[type, ...] = (
     CatalogQueryWorkflow,
     EksRestoreWorkflow,
     ExpireRecoveryPointWorkflow,
+    MigrationWorkflow,
+    RepositoryMaintenanceWorkflow,
+    ScheduledMaintenanceWorkflow,
 )
 
 __all__ = [
@@ -22,5 +27,8 @@ __all__ = [
     "CatalogQueryWorkflow",
     "EksRestoreWorkflow",
     "ExpireRecoveryPointWorkflow",
+    "MigrationWorkflow",
+    "RepositoryMaintenanceWorkflow",
     "RestoreWorkflow",
+    "ScheduledMaintenanceWorkflow",
 ]

@@ -8,17 +8,18 @@ from temporalio import workflow
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from lifeboat.queues import CONTROL_QUEUE, cluster_queue, node_queue
+    from lifeboat.queues import cluster_queue, node_queue
     from workflows import policies
 
 
 async def on_control(name: str, arg: object, result_type: type, summary: str) -> Any:
-    """Catalog activities on the control worker."""
+    """Catalog, AWS and expiry activities on the control worker: the worker this workflow
+    runs on (the control queue, or a test's own), which holds the repository's secrets."""
     return await workflow.execute_activity(
         name,
         arg,
         result_type=result_type,
-        task_queue=CONTROL_QUEUE,
+        task_queue=workflow.info().task_queue,
         start_to_close_timeout=policies.KUBE_TIMEOUT,
         retry_policy=policies.CATALOG_RETRY,
         summary=summary,

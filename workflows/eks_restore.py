@@ -102,7 +102,10 @@ class EksRestoreWorkflow:
             plan = plan_eks_restore(context.capture, request)
         except EksPlanError as exc:
             raise ApplicationError(str(exc), type="InvalidRequest", non_retryable=True) from None
-        target = AwsTarget(link=target_link(context.capture, request), restore_id=info.workflow_id)
+        target = AwsTarget(
+            link=target_link(context.capture, request),
+            restore_id=request.restore_id or info.workflow_id,
+        )
         self._update(warnings=plan.warnings)
         run = _EksRestoreRun(self, request, plan, target)
         try:

@@ -22,6 +22,11 @@ def restore_workflow_id(recovery_point: str, when: datetime) -> str:
     return f"restore-{recovery_point}-{utc_stamp(when)}"
 
 
+def migration_workflow_id(source: str, target: str, when: datetime) -> str:
+    """`migrate-<source>-to-<target>-<utc time>`; its backup's recovery point reads the same."""
+    return f"migrate-{source}-to-{target}-{utc_stamp(when)}"
+
+
 def recovery_point_id(cluster: str, workflow_id: str, now: datetime) -> str:
     """The recovery point takes its run's name (less `backup-`), so each is found from the
     other; a run started by hand under another id still gets a valid, unique one."""

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from lifeboat.contracts.volumes import RestoreVolumeInput, RestoreVolumeResult
     from lifeboat.models import RestoreRequest, VolumeBackup, VolumeBackupStatus
+    from lifeboat.models.restore import ExistingVolumeDataPolicy
     from lifeboat.search_attributes import CLUSTER, JOB, RECOVERY_POINT
     from workflows.calls import on_cluster, on_control, on_node
     from workflows.errors import activity_failure_reason
@@ -122,9 +123,12 @@ class _RestoreRun:
         self.wf._update(phase=Phase.RESTORING_RESOURCES)
         first = await self.restore_stages(STAGES_BEFORE_DATA, rp.resource_snapshot_id)
 
-        # 3. Volume data into the claims this run created.
+        # 3. Volume data into the claims this run created, and with `replace` into the
+        #    claims that existed.
         self.wf._update(phase=Phase.RESTORING_VOLUMES, objects_done=len(first.objects))
-        volumes = await self.restore_volumes(first.claims, rp.volumes)
+        replace = self.request.existing_volume_data is ExistingVolumeDataPolicy.REPLACE
+        claims = [*first.claims, *(first.existing_claims if replace else ())]
+        volumes = await self.restore_volumes(claims, rp.volumes, replace=replace)
 
         # 4. Everything else, workloads last, now that their data is in place.
         self.wf._update(phase=Phase.RESTORING_WORKLOADS)
@@ -163,7 +167,7 @@ class _RestoreRun:
         return result
 
     async def restore_volumes(
-        self, claims: tuple[RestoredClaim, ...], backed_up: list[VolumeBackup]
+        self, claims: list[RestoredClaim], backed_up: list[VolumeBackup], *, replace: bool
     ) -> list[VolumeRestoreResult]:
         copies = {
             (v.namespace, v.pvc): v
@@ -192,7 +196,7 @@ class _RestoreRun:
         async def one(claim: RestoredClaim) -> VolumeRestoreResult:
             async with gate:
                 result = await self.restore_volume(
-                    claim, copies[(claim.source_namespace, claim.name)], files
+                    claim, copies[(claim.source_namespace, claim.name)], files, replace=replace
                 )
             self.wf._update(volumes_done=self.wf._progress.volumes_done + 1)
             return result
@@ -201,7 +205,7 @@ class _RestoreRun:
         return results
 
     async def restore_volume(
-        self, claim: RestoredClaim, source: VolumeBackup, files: int
+        self, claim: RestoredClaim, source: VolumeBackup, files: int, *, replace: bool
     ) -> VolumeRestoreResult:
         name = f"{claim.namespace}/{claim.name}"
         begun = workflow.now()
@@ -235,6 +239,8 @@ class _RestoreRun:
                     target=exposure.volume_path,
                     files=files,
                     memory_limit_mib=self.request.datamover_memory_limit_mib,
+                    bandwidth_limit_mib=self.request.datamover_bandwidth_limit_mib,
+                    replace=replace,
                 ),
                 RestoreVolumeResult,
                 f"restore data of {name} on {exposure.node}",

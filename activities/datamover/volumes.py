@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import shutil
 import time
 from collections.abc import Callable
 from functools import partial
@@ -18,7 +19,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.repository import open_repository
+from activities.repository import open_repository, when_unlocked
 from activities.tags import SnapshotKind, snapshot_tags
 from datamover.api import (
     BackupCheckpoint,
@@ -40,6 +41,9 @@ from lifeboat.contracts.volumes import (
 )
 
 log = structlog.get_logger(__name__)
+
+COPY_LOCK_WAIT_SECONDS = 30 * 60.0
+"""How long a copy waits for a repository's garbage collection to end before failing."""
 
 
 class NodeActivities:
@@ -74,7 +78,9 @@ class NodeActivities:
         checkpoint = _last_checkpoint()
         label = volume_snapshot_path(inp.cluster, inp.volume)
         started = time.monotonic()
-        with open_repository(inp.storage_location) as repo:
+        with open_repository(
+            inp.storage_location, bandwidth_limit_mib=inp.bandwidth_limit_mib
+        ) as repo:
             parent = latest_snapshot(repo, paths=[label], hostname=inp.cluster)
             options = BackupOptions(
                 files=inp.files,
@@ -96,12 +102,15 @@ class NodeActivities:
                 resumed=checkpoint is not None,
                 parent=parent,
             )
-            result = backup(
-                repo,
-                os.fspath(source),
-                options,
-                progress=partial(_heartbeat, _heartbeater()),
-                resume_from=checkpoint,
+            result = when_unlocked(
+                COPY_LOCK_WAIT_SECONDS,
+                lambda: backup(
+                    repo,
+                    os.fspath(source),
+                    options,
+                    progress=partial(_heartbeat, _heartbeater()),
+                    resume_from=checkpoint,
+                ),
             )
         return CopyVolumeResult(
             snapshot_id=result.snapshot_id,
@@ -122,13 +131,20 @@ class NodeActivities:
         target = self._local_path(inp.target)
         beat = _heartbeater()
         started = time.monotonic()
-        with open_repository(inp.storage_location) as repo:
-            result = restore(
-                repo,
-                inp.snapshot_id,
-                os.fspath(target),
-                RestoreOptions(files=inp.files, memory_limit_mib=inp.memory_limit_mib),
-                progress=lambda p: beat(p.model_dump(mode="json")),
+        if inp.replace:
+            empty_directory(target)
+        with open_repository(
+            inp.storage_location, bandwidth_limit_mib=inp.bandwidth_limit_mib
+        ) as repo:
+            result = when_unlocked(
+                COPY_LOCK_WAIT_SECONDS,
+                lambda: restore(
+                    repo,
+                    inp.snapshot_id,
+                    os.fspath(target),
+                    RestoreOptions(files=inp.files, memory_limit_mib=inp.memory_limit_mib),
+                    progress=lambda p: beat(p.model_dump(mode="json")),
+                ),
             )
         if result.errors:
             # Restoring again writes the same files; a retry fixes what was transient.
@@ -184,3 +200,20 @@ def _last_checkpoint() -> BackupCheckpoint | None:
     if last.checkpoint is None:
         return None
     return BackupCheckpoint.model_validate(last.checkpoint)
+
+
+KEPT_ON_REPLACE = frozenset({"lost+found"})
+"""Made by mkfs on ext filesystems; fsck needs it, and it is no data of the backup's."""
+
+
+def empty_directory(path: Path) -> None:
+    """Remove what a volume holds, so a restore into it leaves exactly the snapshot's files;
+    symbolic links are removed, never followed."""
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.name in KEPT_ON_REPLACE:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)

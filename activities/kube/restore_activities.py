@@ -12,6 +12,7 @@ from collections.abc import Callable
 from temporalio import activity
 
 from activities.kube.api_errors import cluster_api
+from activities.kube.prune import prune_replicated
 from activities.kube.restore_apply import (
     check_storage_classes,
     restore_resources,
@@ -21,6 +22,8 @@ from lifeboat.contracts.kube import VolumeExposure
 from lifeboat.contracts.restore import (
     CheckStorageClassesInput,
     ExposeRestoreVolumeInput,
+    PruneReplicatedInput,
+    PruneResult,
     ReleaseRestoreVolumeInput,
     RestoreResourcesInput,
     RestoreResourcesResult,
@@ -40,6 +43,7 @@ class RestoreActivities:
             self.restore_resources,
             self.expose_restore_volume,
             self.release_restore_volume,
+            self.prune_replicated,
         ]
 
     @activity.defn(name="kube.check_storage_class_mapping")
@@ -65,3 +69,8 @@ class RestoreActivities:
     def release_restore_volume(self, inp: ReleaseRestoreVolumeInput) -> None:
         with cluster_api(self.cluster) as api:
             release_restore_volume(api, inp)
+
+    @activity.defn(name="kube.prune_replicated")
+    def prune_replicated(self, inp: PruneReplicatedInput) -> PruneResult:
+        with cluster_api(self.cluster) as api:
+            return prune_replicated(api, inp)

@@ -119,6 +119,7 @@ def restore_resources(
     applier = _Applier(api, request.request.existing_resource_policy, request.run_id)
     results: list[RestoreObjectResult] = []
     claims: list[RestoredClaim] = []
+    existing_claims: list[RestoredClaim] = []
     for stage in RestoreStage:
         if stage not in request.stages:
             continue
@@ -133,12 +134,13 @@ def restore_resources(
             applied.append((planned, result))
             heartbeat({"stage": str(stage), "object": result.ref, "outcome": str(result.outcome)})
         results.extend(result for _, result in applied)
-        claims.extend(
-            _claim(planned)
-            for planned, result in applied
-            if planned.source.resource == "persistentvolumeclaims"
-            and result.outcome == RestoreOutcome.CREATED
-        )
+        for planned, result in applied:
+            if planned.source.resource != "persistentvolumeclaims":
+                continue
+            if result.outcome == RestoreOutcome.CREATED:
+                claims.append(_claim(planned))
+            elif result.outcome in (RestoreOutcome.UPDATED, RestoreOutcome.SKIPPED):
+                existing_claims.append(_claim(planned))
         if stage is RestoreStage.DEFINITIONS:
             crds = [p.name for p, r in applied if r.outcome != RestoreOutcome.FAILED]
             wait_established(api, crds)
@@ -149,7 +151,9 @@ def restore_resources(
         stages=[str(s) for s in request.stages],
         **{str(k): v for k, v in RestoreResourcesResult(objects=tuple(results)).counts.items()},
     )
-    return RestoreResourcesResult(objects=tuple(results), claims=tuple(claims))
+    return RestoreResourcesResult(
+        objects=tuple(results), claims=tuple(claims), existing_claims=tuple(existing_claims)
+    )
 
 
 def wait_established(

@@ -179,6 +179,7 @@ def plan_restore(
     context = RestoreContext(
         run_id=run_id,
         recovery_point=request.recovery_point,
+        replication=request.replication,
         namespace_mapping=request.namespace_mapping,
         storage_class_mapping=request.storage_class_mapping,
         static_pvs=frozenset(o.name for o in kept if o.resource == "persistentvolumes"),

@@ -28,7 +28,7 @@ What a real cluster needs changed, and why:
 - A service account token secret loses its data; the target's token controller signs a new
   token. A ServiceAccount drops references to the old cluster's generated token secrets.
 - Every restored object is labelled ``lifeboat.io/restored-from: <recovery point>`` and
-  ``lifeboat.io/run: <run id>``.
+  ``lifeboat.io/run: <run id>``; a replication's also ``lifeboat.io/replicated-by: <name>``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import Any
 
 from activities.kube.rest import Obj
 from activities.kube.restore_tree import ExportedObject
-from lifeboat.contracts.kube import RUN_LABEL
+from lifeboat.contracts.kube import REPLICATED_BY_LABEL, RUN_LABEL
 
 RESTORED_FROM_LABEL = "lifeboat.io/restored-from"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -77,6 +77,7 @@ class RestoreContext:
 
     run_id: str
     recovery_point: str
+    replication: str | None = None
     namespace_mapping: Mapping[str, str] = field(default_factory=dict)
     storage_class_mapping: Mapping[str, str] = field(default_factory=dict)
     static_pvs: frozenset[str] = frozenset()
@@ -90,10 +91,13 @@ class RestoreContext:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {
+        labels = {
             RESTORED_FROM_LABEL: fit_label_value(self.recovery_point),
             RUN_LABEL: self.run_id,
         }
+        if self.replication is not None:
+            labels[REPLICATED_BY_LABEL] = self.replication
+        return labels
 
 
 def fit_label_value(text: str) -> str:

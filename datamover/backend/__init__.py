@@ -12,11 +12,20 @@ from urllib.parse import urlsplit
 
 from datamover.backend.base import Backend, FileInfo, FileType
 from datamover.backend.local import LocalBackend
+from datamover.backend.throttled import ThrottledBackend
 
 if TYPE_CHECKING:
     from datamover.backend.s3 import S3Backend
 
-__all__ = ["Backend", "FileInfo", "FileType", "LocalBackend", "S3Backend", "open_backend"]
+__all__ = [
+    "Backend",
+    "FileInfo",
+    "FileType",
+    "LocalBackend",
+    "S3Backend",
+    "ThrottledBackend",
+    "open_backend",
+]
 
 
 def open_backend(
@@ -26,11 +35,37 @@ def open_backend(
     secret_key: str | None = None,
     region: str | None = None,
     max_connections: int = 32,
+    upload_bytes_per_second: int | None = None,
+    download_bytes_per_second: int | None = None,
 ) -> Backend:
     """A backend for a restic repository string: a local path, ``local:PATH`` or
     ``s3:http(s)://host:port/bucket/prefix``. S3 credentials default to the
     ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` environment variables, the region to
-    ``AWS_DEFAULT_REGION`` or us-east-1."""
+    ``AWS_DEFAULT_REGION`` or us-east-1. The rates limit the bytes written and read."""
+    backend = _open_backend(
+        repo,
+        access_key=access_key,
+        secret_key=secret_key,
+        region=region,
+        max_connections=max_connections,
+    )
+    if upload_bytes_per_second or download_bytes_per_second:
+        return ThrottledBackend(
+            backend,
+            upload_bytes_per_second=upload_bytes_per_second,
+            download_bytes_per_second=download_bytes_per_second,
+        )
+    return backend
+
+
+def _open_backend(
+    repo: str,
+    *,
+    access_key: str | None,
+    secret_key: str | None,
+    region: str | None,
+    max_connections: int,
+) -> Backend:
     if repo.startswith("s3:"):
         url = urlsplit(repo[3:])
         if url.scheme not in ("http", "https") or not url.netloc:

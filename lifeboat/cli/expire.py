@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from lifeboat.cli.options import config_option
 from lifeboat.client import LifeboatClient, failure_message
 from lifeboat.config import ConfigError, load_config
 from lifeboat.contracts.expiry import ExpiryResult
@@ -31,14 +32,7 @@ async def _expire(
 
 
 @click.command("expire")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="LIFEBOAT_CONFIG",
-    default=None,
-    help="Configuration file (default $LIFEBOAT_HOME/config.yaml).",
-)
+@config_option
 @click.argument("recovery_point")
 @click.option("--storage-location", default="default", show_default=True)
 @click.option("--wait", is_flag=True, help="Wait until it is expired.")

@@ -10,9 +10,11 @@ import click
 
 from lifeboat.cli.aws import aws
 from lifeboat.cli.dev import demo, dev
+from lifeboat.cli.maintenance import maintenance
 from lifeboat.cli.policy import policy
+from lifeboat.cli.replication import replication
 from lifeboat.cli.repo import repo
-from lifeboat.cli.runs import backup, restore
+from lifeboat.cli.runs import backup, migrate, restore
 from lifeboat.cli.schema import schema
 from lifeboat.cli.worker import worker
 from lifeboat.logging_setup import configure_logging
@@ -48,6 +50,9 @@ cli.add_command(backup)
 cli.add_command(restore)
 cli.add_command(aws)
 cli.add_command(policy)
+cli.add_command(migrate)
+cli.add_command(replication)
+cli.add_command(maintenance)
 
 
 def main() -> None:

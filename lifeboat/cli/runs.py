@@ -21,8 +21,11 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from lifeboat.cli.expire import expire
+from lifeboat.cli.options import config_option
 from lifeboat.client import LifeboatClient, Run, RunFailedError, failure_message
 from lifeboat.config import ConfigError, load_config
+from lifeboat.contracts.migration import MigrationRequest, MigrationStatus
+from lifeboat.contracts.progress import RunProgress
 from lifeboat.contracts.restore_run import RestoreRunResult, RestoreStatus
 from lifeboat.models import (
     BackupRequest,
@@ -36,15 +39,8 @@ _out = Console()
 _err = Console(stderr=True)
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Any])
 
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="LIFEBOAT_CONFIG",
-    default=None,
-    help="Configuration file (default $LIFEBOAT_HOME/config.yaml).",
-)
 _wait_option = click.option("--wait", is_flag=True, help="Follow the run to its end.")
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 _request_option = click.option(
@@ -54,6 +50,23 @@ _request_option = click.option(
     default=None,
     help="A request as JSON or YAML ('-' for stdin); flags given as well override its fields.",
 )
+
+
+def _restore_spec_options(command: F) -> F:
+    """How restored objects are named and treated: restore and migrate take the same."""
+    for option in (
+        click.option(
+            "--existing-resource-policy",
+            type=click.Choice(["skip", "update"]),
+            help="Default: skip.",
+        ),
+        click.option(
+            "--storage-class-mapping", "storage_class_mapping", multiple=True, help="OLD=NEW."
+        ),
+        click.option("--namespace-mapping", "namespace_mapping", multiple=True, help="OLD=NEW."),
+    ):
+        command = option(command)
+    return command
 
 
 def _run_async(make: Callable[[], Awaitable[T]]) -> T:
@@ -87,7 +100,7 @@ async def _connect(config_path: Path | None) -> LifeboatClient:
     return await LifeboatClient.connect(load_config(config_path))
 
 
-async def follow_run(run: Run[R], verb: str, as_json: bool) -> R:
+async def follow_run(run: Run[R, Any], verb: str, as_json: bool) -> R:
     show = _err.is_terminal and not as_json
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -101,6 +114,9 @@ async def follow_run(run: Run[R], verb: str, as_json: bool) -> R:
     ) as bar:
         task = bar.add_task(verb, total=None, detail="starting")
         async for progress in run.follow():
+            if not isinstance(progress, RunProgress):  # a migration: its phase and children
+                bar.update(task, detail=f"{progress.phase.value} · {progress.recovery_point or ''}")
+                continue
             live = await run.live_bytes() if progress.phase.value.startswith("copying") else 0
             total = progress.volumes_total or None
             detail = progress.phase.value
@@ -114,7 +130,7 @@ async def follow_run(run: Run[R], verb: str, as_json: bool) -> R:
 
 def _start_and_follow(
     config_path: Path | None,
-    start: Callable[[LifeboatClient], Awaitable[Run[R]]],
+    start: Callable[[LifeboatClient], Awaitable[Run[R, Any]]],
     verb: str,
     *,
     wait: bool,
@@ -145,7 +161,7 @@ backup.add_command(expire)
 
 
 @backup.command("run")
-@_config_option
+@config_option
 @_request_option
 @click.option("--cluster", help="Cluster to back up (a configured name).")
 @click.option("--storage-location", help="Where the backup goes (default: 'default').")
@@ -191,7 +207,7 @@ def backup_run(
 
 
 @backup.command("list")
-@_config_option
+@config_option
 @click.option("--cluster", help="Only this cluster's recovery points.")
 @click.option("--storage-location", default="default", show_default=True)
 @_json_option
@@ -227,7 +243,7 @@ def backup_list(
 
 
 @backup.command("describe")
-@_config_option
+@config_option
 @click.argument("recovery_point")
 @click.option("--storage-location", default="default", show_default=True)
 @_json_option
@@ -258,21 +274,13 @@ def restore() -> None:
 
 
 @restore.command("run")
-@_config_option
+@config_option
 @_request_option
 @click.option("--recovery-point", help="Id of the recovery point to restore.")
 @click.option("--target-cluster", help="Cluster to restore into (default: where it came from).")
 @click.option("--storage-location", help="Where the recovery point is (default: 'default').")
 @click.option("--namespace", "namespaces", multiple=True, help="Namespace glob to restore.")
-@click.option(
-    "--namespace-mapping", "namespace_mapping", multiple=True, help="OLD=NEW (repeatable)."
-)
-@click.option(
-    "--storage-class-mapping", "storage_class_mapping", multiple=True, help="OLD=NEW (repeatable)."
-)
-@click.option(
-    "--existing-resource-policy", type=click.Choice(["skip", "update"]), help="Default: skip."
-)
+@_restore_spec_options
 @_wait_option
 @_json_option
 def restore_run(
@@ -293,9 +301,7 @@ def restore_run(
         "recovery_point": recovery_point,
         "target_cluster": target_cluster,
         "storage_location": storage_location,
-        "existing_resource_policy": existing_resource_policy,
-        "namespace_mapping": _pairs(namespace_mapping, "--namespace-mapping"),
-        "storage_class_mapping": _pairs(storage_class_mapping, "--storage-class-mapping"),
+        **_restore_spec(namespace_mapping, storage_class_mapping, existing_resource_policy),
     }
     if namespaces:
         overrides["selection"] = {"include_namespaces": list(namespaces)}
@@ -318,6 +324,19 @@ def restore_run(
         sys.exit(1)
 
 
+def _restore_spec(
+    namespace_mapping: tuple[str, ...],
+    storage_class_mapping: tuple[str, ...],
+    existing_resource_policy: str | None,
+) -> dict[str, Any]:
+    """The `RestoreSpec` fields the flags of `_restore_spec_options` give."""
+    return {
+        "existing_resource_policy": existing_resource_policy,
+        "namespace_mapping": _pairs(namespace_mapping, "--namespace-mapping"),
+        "storage_class_mapping": _pairs(storage_class_mapping, "--storage-class-mapping"),
+    }
+
+
 def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     pairs = {}
     for value in values:
@@ -328,7 +347,7 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     return pairs
 
 
-def _started(run: Run[Any], as_json: bool) -> None:
+def _started(run: Run[Any, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"workflow_id": run.workflow_id, "ui_url": run.ui_url}))
     else:
@@ -398,3 +417,59 @@ def _size(n: float) -> str:
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
     return f"{n:.1f} PiB"
+
+
+@click.group()
+def migrate() -> None:
+    """Back up a cluster and restore it into another, as one run."""
+
+
+@migrate.command("run")
+@config_option
+@_request_option
+@click.option("--source-cluster", help="Cluster to back up.")
+@click.option("--target-cluster", help="Cluster to restore into.")
+@click.option("--namespace", "namespaces", multiple=True, help="Namespace glob to migrate.")
+@_restore_spec_options
+@_wait_option
+@_json_option
+def migrate_run(
+    config_path: Path | None,
+    request_file: Any,
+    source_cluster: str | None,
+    target_cluster: str | None,
+    namespaces: tuple[str, ...],
+    namespace_mapping: tuple[str, ...],
+    storage_class_mapping: tuple[str, ...],
+    existing_resource_policy: str | None,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Migrate a selection of one cluster into another (a MigrationRequest)."""
+    restore = _restore_spec(namespace_mapping, storage_class_mapping, existing_resource_policy)
+    overrides: dict[str, Any] = {
+        "source_cluster": source_cluster,
+        "target_cluster": target_cluster,
+        "restore": {k: v for k, v in restore.items() if v not in (None, {})},
+    }
+    if namespaces:
+        overrides["selection"] = {"include_namespaces": list(namespaces)}
+    request = _request(MigrationRequest, request_file, overrides)
+    result = _start_and_follow(
+        config_path,
+        lambda lifeboat: lifeboat.start_migration(request),
+        f"migrate {request.source_cluster} to {request.target_cluster}",
+        wait=wait,
+        as_json=as_json,
+    )
+    if result is None:
+        return
+    if as_json:
+        click.echo(result.model_dump_json(indent=2))
+    else:
+        print_recovery_point(result.recovery_point)
+        print_restore(result.restore)
+        if result.pruned.removed:
+            _out.print(f"Removed from the target: {', '.join(result.pruned.removed)}")
+    if result.status is not MigrationStatus.COMPLETED:
+        sys.exit(1)

@@ -7,7 +7,16 @@ from typing import Literal
 
 import click
 
-from lifeboat.models import MODELS
+from lifeboat.contracts.aws import EksRestoreRequest
+from lifeboat.contracts.migration import MigrationRequest, ReplicationPolicy
+from lifeboat.models import MODELS as PLAIN_MODELS
+from lifeboat.models.base import LifeboatModel
+
+MODELS: dict[str, type[LifeboatModel]] = {
+    **PLAIN_MODELS,
+    **{m.__name__: m for m in (MigrationRequest, ReplicationPolicy, EksRestoreRequest)},
+}
+"""Everything a person may write by hand: configuration, policies and workflow inputs."""
 
 
 @click.command()

@@ -7,16 +7,8 @@ from pathlib import Path
 
 import click
 
+from lifeboat.cli.options import config_option
 from lifeboat.config import ConfigError, LifeboatConfig, load_config
-
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="LIFEBOAT_CONFIG",
-    default=None,
-    help="Configuration file (default $LIFEBOAT_HOME/config.yaml).",
-)
 
 
 def _load(config_path: Path | None) -> LifeboatConfig:
@@ -40,7 +32,7 @@ def worker() -> None:
 
 
 @worker.command()
-@_config_option
+@config_option
 def control(config_path: Path | None) -> None:
     """Workflows, catalog and AWS activities (queue `lifeboat`)."""
     from workers.control import run_control_worker
@@ -49,7 +41,7 @@ def control(config_path: Path | None) -> None:
 
 
 @worker.command()
-@_config_option
+@config_option
 @click.option("--cluster", envvar="LIFEBOAT_CLUSTER", required=True, help="Cluster to serve.")
 def cluster(config_path: Path | None, cluster: str) -> None:
     """Kubernetes API activities of one cluster (queue `lifeboat-cluster-<cluster>`)."""
@@ -61,7 +53,7 @@ def cluster(config_path: Path | None, cluster: str) -> None:
 
 
 @worker.command()
-@_config_option
+@config_option
 @click.option("--cluster", envvar="LIFEBOAT_CLUSTER", required=True, help="Cluster of the node.")
 @click.option("--node", envvar="LIFEBOAT_NODE", required=True, help="This node's name.")
 @click.option(

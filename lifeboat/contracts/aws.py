@@ -265,15 +265,14 @@ class FargateProfileOptions(LifeboatModel):
     subnets: list[str] | None = None
 
 
-class EksRestoreRequest(LifeboatModel):
-    """Input of the EKS restore workflow: a new EKS cluster from a recovery point.
+class EksClusterOptions(LifeboatModel):
+    """The new EKS cluster made from a backed-up one: what an EKS restore, and a migration
+    or replication whose target is a new EKS cluster, may change.
 
     Every backed-up part is restored as it was unless an option here says otherwise;
     node groups, add-ons and Fargate profiles are keyed by their backed-up names.
     """
 
-    recovery_point: RecoveryPointId
-    storage_location: DnsLabel = DEFAULT_STORAGE_LOCATION
     cluster_name: EksClusterName
     """The new EKS cluster's name."""
     aws: AwsLink | None = None
@@ -289,6 +288,17 @@ class EksRestoreRequest(LifeboatModel):
     oidc_providers: list[str] | None = None
     """Backed-up OIDC provider ARNs or URLs whose settings (client ids, thumbprints, tags) are
     used to associate an IAM OIDC provider with the new cluster; all of them when not given."""
+
+
+class EksRestoreRequest(EksClusterOptions):
+    """Input of the EKS restore workflow: a new EKS cluster from a recovery point."""
+
+    recovery_point: RecoveryPointId
+    storage_location: DnsLabel = DEFAULT_STORAGE_LOCATION
+    restore_id: str | None = Field(default=None, max_length=256, pattern=r"^[A-Za-z0-9_.=+@:/-]+$")
+    """Tagged on what the restore creates, so a later attempt recognises it as its own; the
+    workflow id when not given. A replication passes its own name, so each of its runs
+    finds the cluster its first run created."""
     kubernetes: RestoreRequest | None = None
     """The Kubernetes restore run into the new cluster afterwards; its ``target_cluster`` must
     name the new cluster as configured in Lifeboat."""

@@ -28,6 +28,8 @@ from lifeboat.models.labels import LabelValue
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "lifeboat"
 RUN_LABEL = "lifeboat.io/run"
+REPLICATED_BY_LABEL = "lifeboat.io/replicated-by"
+"""On the objects a replication restored: the only ones its runs may remove."""
 RECOVERY_POINT_LABEL = "lifeboat.io/recovery-point"
 PRESERVED_LABEL = "lifeboat.io/preserved"
 """On a VolumeSnapshot kept after its run; a sweep of the run leaves it alone."""

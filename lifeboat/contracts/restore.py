@@ -114,6 +114,9 @@ class RestoreResourcesResult(LifeboatModel):
     objects: tuple[RestoreObjectResult, ...]
     claims: tuple[RestoredClaim, ...] = ()
     """Claims created by this run (not those skipped or updated): they are new and empty."""
+    existing_claims: tuple[RestoredClaim, ...] = ()
+    """Claims that existed already (skipped or updated): their data is replaced only when
+    the request's ``existing_volume_data`` says so."""
 
     @property
     def counts(self) -> dict[RestoreOutcome, int]:
@@ -135,6 +138,22 @@ class ExposeRestoreVolumeInput(LifeboatModel):
     """How long the mounter pod may take to run (the claim binds when it is scheduled)."""
 
 
+class PruneReplicatedInput(LifeboatModel):
+    """Input of ``kube.prune_replicated``: remove what a replication restored earlier and
+    its latest run did not bring back (the source no longer has it)."""
+
+    replication: DnsLabel
+    keep: list[str]
+    """``RestoreObjectResult.ref`` of every object the latest run handled, whatever its
+    outcome: a failed update must not turn into a delete."""
+
+
+class PruneResult(LifeboatModel):
+    """Objects a replication run removed from its target, as ``resource/namespace/name``."""
+
+    removed: list[str] = []
+
+
 class ReleaseRestoreVolumeInput(LifeboatModel):
     """Input of ``kube.release_restore_volume``: remove the mounter pod and wait until it
     is gone (idempotent; it needs no exposure, so a cancelled run can call it too)."""
@@ -151,6 +170,8 @@ __all__ = [
     "STAGES_BEFORE_DATA",
     "CheckStorageClassesInput",
     "ExposeRestoreVolumeInput",
+    "PruneReplicatedInput",
+    "PruneResult",
     "ReleaseRestoreVolumeInput",
     "RestoreObjectResult",
     "RestoreOutcome",

@@ -46,6 +46,7 @@ class CopyVolumeInput(LifeboatModel):
     source: VolumePath
     files: int = Field(ge=1, le=1024)
     memory_limit_mib: int = Field(ge=512, le=8192)
+    bandwidth_limit_mib: int | None = Field(default=None, ge=1)
     incremental: bool = True
     """Use the PVC's newest earlier copy as parent, so unchanged files are not read."""
 
@@ -88,6 +89,9 @@ class RestoreVolumeInput(LifeboatModel):
     target: VolumePath
     files: int = Field(ge=1, le=1024)
     memory_limit_mib: int = Field(ge=512, le=8192)
+    bandwidth_limit_mib: int | None = Field(default=None, ge=1)
+    replace: bool = False
+    """The volume may hold data (an existing claim): what is not in the snapshot is removed."""
 
 
 class RestoreVolumeResult(LifeboatModel):

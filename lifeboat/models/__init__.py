@@ -34,7 +34,12 @@ from lifeboat.models.restore import ExistingResourcePolicy, RestoreRequest
 from lifeboat.models.schedule import OverlapPolicy, Schedule
 from lifeboat.models.secrets import SecretRef, SecretUnavailableError
 from lifeboat.models.selection import ClusterScoped, ResourceSelection
-from lifeboat.models.storage import S3Credentials, StorageLocation
+from lifeboat.models.storage import (
+    DEFAULT_GC_SAFETY_MARGIN,
+    RepositoryMaintenance,
+    S3Credentials,
+    StorageLocation,
+)
 
 MODELS: Mapping[str, type[LifeboatModel]] = {
     model.__name__: model
@@ -58,6 +63,7 @@ MODELS: Mapping[str, type[LifeboatModel]] = {
 """The models a person may need to write by hand, by name (``lifeboat schema NAME``)."""
 
 __all__ = [
+    "DEFAULT_GC_SAFETY_MARGIN",
     "DEFAULT_KUBELET_PODS_DIR",
     "DEFAULT_RETENTION",
     "DEFAULT_STORAGE_LOCATION",
@@ -83,6 +89,7 @@ __all__ = [
     "RecoveryPoint",
     "RecoveryPointId",
     "RecoveryPointStatus",
+    "RepositoryMaintenance",
     "ResourceSelection",
     "RestoreRequest",
     "S3Credentials",

@@ -105,6 +105,10 @@ MEMORY_LIMIT_MIB_MAX = 8192
 MemoryLimitMiB = Annotated[int, Range(MEMORY_LIMIT_MIB_MIN, MEMORY_LIMIT_MIB_MAX, "MiB")]
 """The data mover's memory budget; it keeps its bytes in flight, and so its RSS, within it."""
 
+BANDWIDTH_MIB_PER_SECOND_MAX = 100_000
+BandwidthMiBPerSecond = Annotated[int, Range(1, BANDWIDTH_MIB_PER_SECOND_MAX, "MiB/s")]
+"""A data mover's transfer rate limit."""
+
 CONCURRENT_FILES_MAX = 1024
 ConcurrentFiles = Annotated[int, Range(1, CONCURRENT_FILES_MAX, "files")]
 """Files copied at once across all volumes of a run."""

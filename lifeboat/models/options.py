@@ -9,7 +9,13 @@ from typing import Self
 from pydantic import model_validator
 
 from lifeboat.models.base import LifeboatModel
-from lifeboat.models.common import ConcurrentFiles, ConcurrentPvs, K8sName, MemoryLimitMiB
+from lifeboat.models.common import (
+    BandwidthMiBPerSecond,
+    ConcurrentFiles,
+    ConcurrentPvs,
+    K8sName,
+    MemoryLimitMiB,
+)
 from lifeboat.models.duration import PositiveDuration
 from lifeboat.models.errors import FieldErrors, one_of
 
@@ -61,6 +67,10 @@ class DataMoverLimits(LifeboatModel):
 
     datamover_memory_limit_mib: MemoryLimitMiB = DEFAULT_MEMORY_LIMIT_MIB
     """Memory budget of each data mover, 512 to 8192 MiB; it stays within it."""
+
+    datamover_bandwidth_limit_mib: BandwidthMiBPerSecond | None = None
+    """Upload (backup) or download (restore) rate of each data mover in MiB/s, so a copy
+    leaves the node's network to its workloads; unlimited when not given."""
 
     @model_validator(mode="after")
     def _pvs_within_files(self) -> Self:

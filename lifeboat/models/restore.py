@@ -24,18 +24,19 @@ class ExistingResourcePolicy(StrEnum):
     """Replace its spec and metadata with the backed-up ones."""
 
 
-class RestoreRequest(DataMoverLimits):
-    """Input of the restore workflow. Only ``recovery_point`` is required:
-    ``{"recovery_point": "<id>"}`` restores everything into the cluster it came from."""
+class ExistingVolumeDataPolicy(StrEnum):
+    """What a restore does with the data of a volume whose claim already exists."""
 
-    recovery_point: RecoveryPointId
-    """Id of the recovery point to restore."""
+    KEEP = "keep"
+    """Leave it; only claims the restore creates receive data."""
+    REPLACE = "replace"
+    """Make it the backed-up data: files are rewritten and files not in the backup removed
+    (a replication keeps its target's volumes in step this way)."""
 
-    storage_location: DnsLabel = DEFAULT_STORAGE_LOCATION
-    """The storage location holding the recovery point."""
 
-    target_cluster: DnsLabel | None = None
-    """The cluster to restore into; the recovery point's own cluster when not given."""
+class RestoreSpec(DataMoverLimits):
+    """How a restore treats the objects and volumes it brings back: the part a restore
+    request, a migration and a replication share."""
 
     namespace_mapping: dict[DnsLabel, DnsLabel] = {}
     """Backed-up namespace -> namespace to restore it as; unmapped ones keep their names."""
@@ -48,6 +49,10 @@ class RestoreRequest(DataMoverLimits):
 
     existing_resource_policy: ExistingResourcePolicy = ExistingResourcePolicy.SKIP
     """``skip`` leaves objects that exist in the target; ``update`` overwrites them."""
+
+    existing_volume_data: ExistingVolumeDataPolicy = ExistingVolumeDataPolicy.KEEP
+    """``keep`` writes data only into claims the restore creates; ``replace`` also makes the
+    data of existing claims the backed-up data."""
 
     restore_pv_data: bool = True
     """Restore the data of volumes copied to the repository (or from their snapshots)."""
@@ -78,3 +83,21 @@ class RestoreRequest(DataMoverLimits):
 
     def target_storage_class(self, storage_class: str) -> str:
         return self.storage_class_mapping.get(storage_class, storage_class)
+
+
+class RestoreRequest(RestoreSpec):
+    """Input of the restore workflow. Only ``recovery_point`` is required:
+    ``{"recovery_point": "<id>"}`` restores everything into the cluster it came from."""
+
+    recovery_point: RecoveryPointId
+    """Id of the recovery point to restore."""
+
+    storage_location: DnsLabel = DEFAULT_STORAGE_LOCATION
+    """The storage location holding the recovery point."""
+
+    target_cluster: DnsLabel | None = None
+    """The cluster to restore into; the recovery point's own cluster when not given."""
+
+    replication: DnsLabel | None = None
+    """Set by the runs of a replication: restored objects are labelled with its name, so a
+    later run can remove those deleted at the source, and never anything else."""

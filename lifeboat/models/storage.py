@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import timedelta
 from typing import Annotated, Self
 
-from pydantic import AnyHttpUrl, model_validator
+from pydantic import AnyHttpUrl, Field, model_validator
 
 from lifeboat.models.base import LifeboatModel
 from lifeboat.models.cluster import AWS_REGION_PATTERN
 from lifeboat.models.common import DnsLabel
 from lifeboat.models.constraints import Check
+from lifeboat.models.duration import Duration
 from lifeboat.models.errors import FieldErrors, invalid, show
+from lifeboat.models.schedule import OverlapPolicy, Schedule
 from lifeboat.models.secrets import SecretRef
 
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
@@ -103,6 +106,44 @@ class S3Credentials(LifeboatModel):
     session_token: SecretRef | None = None
 
 
+DEFAULT_GC_SAFETY_MARGIN = timedelta(hours=1)
+"""The data mover's margin: a pack younger than this may belong to a backup that is being
+resumed from its checkpoint, so garbage collection keeps it."""
+
+Percent = Annotated[float, Field(gt=0, le=100)]
+
+
+class RepositoryMaintenance(LifeboatModel):
+    """When and how a storage location's repository is maintained: garbage collection, a
+    check that reads a sample of the packs, and its stats, on a Temporal Schedule."""
+
+    schedule: Schedule = Schedule(cron="@daily")
+    """Daily at midnight UTC by default; cron or interval, time zone and pause as for
+    backup policies. Overlap may be ``skip`` or ``buffer_one``: maintenance never runs
+    twice at once, so a run that is due while one runs is dropped or waits."""
+
+    gc_safety_margin: Duration = DEFAULT_GC_SAFETY_MARGIN
+    """Packs younger than this are never deleted (``0s`` only where nothing writes)."""
+
+    check_read_data_percent: Percent = 5.0
+    """Share of the packs the check downloads and verifies, chosen at random each run."""
+
+    @model_validator(mode="after")
+    def _never_two_at_once(self) -> Self:
+        allowed = (OverlapPolicy.SKIP, OverlapPolicy.BUFFER_ONE)
+        if self.schedule.overlap not in allowed:
+            errors = FieldErrors(type(self).__name__)
+            errors.add(
+                ("schedule", "overlap"),
+                "overlap",
+                f"{show(self.schedule.overlap.value)}: maintenance of a repository never runs "
+                "twice at once; allowed: skip, buffer_one",
+                self.schedule.overlap.value,
+            )
+            errors.raise_if_any()
+        return self
+
+
 class StorageLocation(LifeboatModel):
     """An S3 bucket and prefix with one repository in restic's format (version 2)."""
 
@@ -127,6 +168,9 @@ class StorageLocation(LifeboatModel):
 
     password: SecretRef
     """The repository password, by reference."""
+
+    maintenance: RepositoryMaintenance = RepositoryMaintenance()
+    """The repository's maintenance schedule; the control worker applies it at start."""
 
     @model_validator(mode="after")
     def _aws_region_without_endpoint(self) -> Self:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -18,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 from temporalio.client import ScheduleOverlapPolicy
 
+from devstack.fixtures import LifeboatCli
 from devstack.info import StackInfo
 from lifeboat.client import LifeboatClient
 from lifeboat.config import load_config
@@ -235,48 +234,37 @@ async def test_bad_policies_create_nothing(
         await service.get(name)
 
 
-def lifeboat_policy(stack: StackInfo, *args: str) -> subprocess.CompletedProcess[str]:
-    config = ("--config", str(stack.home / "config.yaml"))
-    return subprocess.run(
-        [sys.executable, "-m", "lifeboat.cli", "policy", *args, *config],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def test_cli_create_pause_export_delete(stack: StackInfo, tmp_path: Path) -> None:
+def test_cli_create_pause_export_delete(lifeboat_cli: LifeboatCli, tmp_path: Path) -> None:
     name = f"t-{uuid.uuid4().hex[:10]}"
     file = tmp_path / "policy.yaml"
     file.write_text(yaml.safe_dump(policy(name, interval="1h").model_dump(mode="json")))
-    created = lifeboat_policy(stack, "create", "--file", str(file))
+    created = lifeboat_cli("policy", "create", "--file", str(file))
     assert created.returncode == 0, created.stderr
     try:
-        again = lifeboat_policy(stack, "create", "--file", str(file))
+        again = lifeboat_cli("policy", "create", "--file", str(file))
         assert again.returncode == 1
         assert f"policy {name!r} already exists" in again.stderr
 
-        assert lifeboat_policy(stack, "pause", name, "--note", "maintenance").returncode == 0
-        table = lifeboat_policy(stack, "list")
+        assert lifeboat_cli("policy", "pause", name, "--note", "maintenance").returncode == 0
+        table = lifeboat_cli("policy", "list")
         assert table.returncode == 0 and "NEXT RUNS" in table.stdout
-        exported = lifeboat_policy(stack, "export", name)
+        exported = lifeboat_cli("policy", "export", name)
         [back] = yaml.safe_load(exported.stdout)
         assert back["schedule"] == {"interval": "PT1H", "paused": True, "note": "maintenance"}
     finally:
-        deleted = lifeboat_policy(stack, "delete", name)
+        deleted = lifeboat_cli("policy", "delete", name)
     assert deleted.returncode == 0, deleted.stderr
-    gone = lifeboat_policy(stack, "resume", name)
+    gone = lifeboat_cli("policy", "resume", name)
     assert gone.returncode == 1
     assert f"unknown policy {name!r}" in gone.stderr
 
 
-def test_cli_rejects_a_bad_file_in_one_line(stack: StackInfo, tmp_path: Path) -> None:
+def test_cli_rejects_a_bad_file_in_one_line(lifeboat_cli: LifeboatCli, tmp_path: Path) -> None:
     file = tmp_path / "policy.yaml"
     bad = policy("t-bad").model_dump(mode="json")
     bad["schedule"] = {"cron": "0 3 * * *", "time_zone": "Mars/Olympus"}
     file.write_text(yaml.safe_dump(bad))
-    done = lifeboat_policy(stack, "create", "--file", str(file))
+    done = lifeboat_cli("policy", "create", "--file", str(file))
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("Error: invalid policy: schedule.time_zone:")

@@ -6,6 +6,7 @@ Test modules cannot import this conftest (importlib mode), so helpers come as fi
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -29,6 +30,7 @@ from activities.kube.connection import api_client
 from activities.repository import open_repository
 from datamover.api import RestoreOptions, restore
 from devstack.info import ClusterInfo, StackInfo
+from devstack.kube.layout import volume_data_dir
 from devstack.kube.seed import generate_files, volume_digest
 from lifeboat.client import LifeboatClient, Run
 from lifeboat.config import LifeboatConfig, load_config
@@ -151,6 +153,17 @@ class Kube:
 
     def delete(self, cluster: str, path: str) -> None:
         rest.delete(self.api(cluster), path)
+
+    def volume_digests(self, cluster: str, namespace: str) -> dict[str, str]:
+        """Each PVC's data, read from the disk its PV was provisioned on."""
+        claims = self.items(cluster, f"/api/v1/namespaces/{namespace}/persistentvolumeclaims")
+        state_dir = self.stack.clusters[cluster].state_dir
+        return {
+            c["metadata"]["name"]: volume_digest(
+                volume_data_dir(state_dir, c["spec"]["volumeName"])
+            )
+            for c in claims
+        }
 
     def run_objects(self, cluster: str, run_id: str) -> list[str]:
         """Pods, PVCs and VolumeSnapshots a run created and that still exist."""
@@ -368,14 +381,14 @@ def restic(stack: StackInfo, s3_env: dict[str, str]) -> Callable[..., str]:
     return run
 
 
-RunIdOf = Callable[[Run[Any]], Awaitable[str]]
+RunIdOf = Callable[[Run[Any, Any]], Awaitable[str]]
 
 
 @pytest.fixture(scope="session")
 def run_id_of(lifeboat: LifeboatClient) -> RunIdOf:
     """The Temporal run id of a run: what the cluster agent labels its objects with."""
 
-    async def run_id(run: Run[Any]) -> str:
+    async def run_id(run: Run[Any, Any]) -> str:
         described = await lifeboat.temporal.get_workflow_handle(run.workflow_id).describe()
         return described.run_id
 
@@ -403,7 +416,9 @@ def replay() -> Callable[[str, WorkflowHistory], Awaitable[None]]:
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         assert result.replay_failure is None, result.replay_failure
         if os.environ.get(RECORD_ENV) == "1":
-            (HISTORIES_DIR / f"{name}.json").write_text(history.to_json())
+            # The run's id travels along: workflows derive their children's ids from it.
+            recorded = {"workflowId": history.workflow_id, **history.to_json_dict()}
+            (HISTORIES_DIR / f"{name}.json").write_text(json.dumps(recorded))
 
     return check
 

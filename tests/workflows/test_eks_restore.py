@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 import pytest_asyncio
 from temporalio.client import WorkflowFailureError
@@ -38,34 +37,18 @@ from lifeboat.models import BackupRequest, RecoveryPoint, RecoveryPointStatus
 from workflows.eks_restore import EksRestoreWorkflow
 from workflows.restore import RestoreWorkflow
 
-
-@pytest.fixture
-def aws_env(stack: StackInfo, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker's own AWS credentials (moto accepts any) from the default chain."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", stack.aws.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", stack.aws.secret_key)
-
-
-def _moto(stack: StackInfo, service: str) -> Any:
-    return boto3.client(  # type: ignore[call-overload]
-        service,
-        endpoint_url=stack.aws.endpoint,
-        region_name=stack.aws.region,
-        aws_access_key_id=stack.aws.access_key,
-        aws_secret_access_key=stack.aws.secret_key,
-    )
-
-
 BackedUp = Callable[..., tuple[SeededEks, str]]
 
 
 @pytest.fixture
-def backed_up(stack: StackInfo, config: LifeboatConfig, aws_env: None) -> BackedUp:
+def backed_up(
+    config: LifeboatConfig, aws_credentials: StackInfo, moto_client: Callable[[str], Any]
+) -> BackedUp:
     """Seeds an EKS cluster and records a recovery point holding its AWS capture (and the
     Kubernetes objects of `base`, when given)."""
 
     def make(base: RecoveryPoint | None = None) -> tuple[SeededEks, str]:
-        seeded = seed_eks_cluster(_moto(stack, "iam"), _moto(stack, "eks"))
+        seeded = seed_eks_cluster(moto_client("iam"), moto_client("eks"))
         location = config.storage_locations["default"]
         rp_id = f"{base.id}-eks" if base else f"eks-{seeded.name}"
         captured = ActivityEnvironment().run(
@@ -96,7 +79,7 @@ def backed_up(stack: StackInfo, config: LifeboatConfig, aws_env: None) -> Backed
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def eks_worker(
-    lifeboat: LifeboatClient, config: LifeboatConfig, aws_env: None
+    lifeboat: LifeboatClient, config: LifeboatConfig, aws_credentials: StackInfo
 ) -> AsyncIterator[str]:
     queue = f"eks-restore-test-{uuid.uuid4().hex[:6]}"
     with ThreadPoolExecutor(max_workers=4) as executor:
@@ -125,7 +108,7 @@ async def _run(
 
 
 async def test_restore_creates_the_cluster_and_notes_an_unconfigured_kubernetes_target(
-    stack: StackInfo,
+    moto_client: Callable[[str], Any],
     lifeboat: LifeboatClient,
     eks_worker: str,
     backed_up: BackedUp,
@@ -158,7 +141,7 @@ async def test_restore_creates_the_cluster_and_notes_an_unconfigured_kubernetes_
     assert result.kubernetes_note is not None
     assert "'not-configured' is not configured" in result.kubernetes_note
     assert any("trusted principals" in w for w in result.warnings)
-    eks = _moto(stack, "eks")
+    eks = moto_client("eks")
     assert eks.list_nodegroups(clusterName=new)["nodegroups"] == ["general"]
     assert eks.list_fargate_profiles(clusterName=new)["fargateProfileNames"] == ["serverless"]
 

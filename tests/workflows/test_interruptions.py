@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from activities.repository import open_repository
 from devstack import stack as devstack
 from devstack import state
 from devstack.info import StackInfo
@@ -40,7 +41,7 @@ def big_app(apps: Any, volume_spec: Any) -> Any:
 
 
 async def copy_heartbeat(
-    lifeboat: LifeboatClient, run: Run[Any], *, finished_file: bool = False
+    lifeboat: LifeboatClient, run: Run[Any, Any], *, finished_file: bool = False
 ) -> CopyProgress:
     """The first heartbeat of the run's volume copy that the server holds with a checkpoint
     naming stored packs (and, with `finished_file`, a finished file): from then on a retried
@@ -69,7 +70,7 @@ async def copy_heartbeat(
         await asyncio.sleep(0.2)
 
 
-async def copy_attempts(lifeboat: LifeboatClient, run: Run[Any]) -> int:
+async def copy_attempts(lifeboat: LifeboatClient, run: Run[Any, Any]) -> int:
     """The attempt number of the volume copy that completed, from the run's history."""
     history = await lifeboat.temporal.get_workflow_handle(run.workflow_id).fetch_history()
     copies = {
@@ -99,11 +100,13 @@ async def test_killed_node_agent_copy_resumes_from_its_checkpoint(
             {
                 "cluster": "dev",
                 "selection": {"include_namespaces": [big_app.namespace]},
-                # Two files at a time, so files finish one pair after another.
+                # Two files at a time, so files finish one pair after another, and at
+                # 20 MiB/s, so the copy (16 s) is surely mid-way when the test kills it.
                 "options": {
                     "snapshot_before_backup": False,
                     "total_concurrent_files": 2,
                     "concurrent_pvs": 1,
+                    "datamover_bandwidth_limit_mib": 20,
                 },
             }
         )
@@ -158,3 +161,37 @@ async def test_cancel_mid_copy_leaves_nothing_behind(
     # The run ended only once its copy had stopped and let go of its repository lock.
     out = restic("check")
     assert "no errors were found" in out
+
+
+async def test_a_backup_started_during_garbage_collection_waits_for_its_lock(
+    lifeboat: LifeboatClient, apps: Any, volume_spec: Any, config: Any
+) -> None:
+    """An exclusive lock (what gc takes) held while a backup starts: its steps wait for it
+    without spending their retries, then finish."""
+    app = apps.make("wf-locked", [volume_spec("data", "csi-nosnap")])
+    with (
+        open_repository(config.storage_locations["default"]) as repo,
+        repo.lock(exclusive=True),
+    ):
+        run = await lifeboat.start_backup(
+            BackupRequest(cluster="dev", selection={"include_namespaces": [app.namespace]})
+        )
+        handle = lifeboat.temporal.get_workflow_handle(run.workflow_id)
+        waited = 0
+        while waited < 10:  # the run reaches its export, which waits on the lock
+            described = await handle.describe()
+            pending = described.raw_description.pending_activities
+            if any(p.activity_type.name == "resources.export" for p in pending):
+                waited += 1
+            await asyncio.sleep(0.5)
+        assert described.status == WorkflowExecutionStatus.RUNNING
+        assert all(p.attempt == 1 for p in pending), pending
+    point = await run.result()
+    assert point.status is RecoveryPointStatus.COMPLETED
+    history = await handle.fetch_history()
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert attempts and max(attempts) == 1  # nothing failed for the lock

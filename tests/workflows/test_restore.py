@@ -9,8 +9,6 @@ import pytest_asyncio
 from temporalio.client import WorkflowHistory
 
 from devstack.info import StackInfo
-from devstack.kube.layout import volume_data_dir
-from devstack.kube.seed import volume_digest
 from lifeboat.client import LifeboatClient
 from lifeboat.contracts.restore import RestoreOutcome
 from lifeboat.contracts.restore_run import RestoreRunResult, RestoreStatus, VolumeRestoreOutcome
@@ -20,16 +18,6 @@ from lifeboat.models import RestoreRequest
 async def restore(lifeboat: LifeboatClient, **request: Any) -> RestoreRunResult:
     run = await lifeboat.start_restore(RestoreRequest.model_validate(request))
     return await run.result()
-
-
-def restored_digests(kube: Any, stack: StackInfo, cluster: str, namespace: str) -> dict[str, str]:
-    """Each PVC's data in the target, read from the disk its PV was provisioned on."""
-    claims = kube.items(cluster, f"/api/v1/namespaces/{namespace}/persistentvolumeclaims")
-    state_dir = stack.clusters[cluster].state_dir
-    return {
-        c["metadata"]["name"]: volume_digest(volume_data_dir(state_dir, c["spec"]["volumeName"]))
-        for c in claims
-    }
 
 
 def outcome_of(result: RestoreRunResult, kind: str, name: str) -> RestoreOutcome:
@@ -68,9 +56,7 @@ async def test_restore_into_another_namespace_brings_back_every_byte(
     assert all(
         v.namespace == target and v.source_namespace == app.namespace for v in result.volumes
     )
-    assert restored_digests(kube, stack, "dev", target) == {
-        pvc: v.digest for pvc, v in app.volumes.items()
-    }
+    assert kube.volume_digests("dev", target) == {pvc: v.digest for pvc, v in app.volumes.items()}
     settings = kube.get("dev", f"/api/v1/namespaces/{target}/configmaps/settings")
     assert settings["data"] == {"color": "blue"}
     assert outcome_of(result, "ConfigMap", "settings") is RestoreOutcome.CREATED
@@ -128,7 +114,7 @@ async def test_restore_into_another_cluster_maps_storage_classes(
     assert {c["metadata"]["name"]: c["spec"]["storageClassName"] for c in claims} == {
         pvc: mapping.get(v.storage_class, v.storage_class) for pvc, v in app.volumes.items()
     }
-    assert restored_digests(kube, stack, "dev2", app.namespace) == {
+    assert kube.volume_digests("dev2", app.namespace) == {
         pvc: v.digest for pvc, v in app.volumes.items()
     }
     assert kube.managed_objects("dev2") == []

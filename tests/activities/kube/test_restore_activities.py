@@ -27,6 +27,7 @@ def test_activity_names(activities: RestoreActivities) -> None:
         "kube.restore_resources",
         "kube.expose_restore_volume",
         "kube.release_restore_volume",
+        "kube.prune_replicated",
     }
 
 

@@ -2,8 +2,7 @@ import json
 
 from click.testing import CliRunner
 
-from lifeboat.cli.schema import schema
-from lifeboat.models import MODELS
+from lifeboat.cli.schema import MODELS, schema
 
 
 def test_without_a_model_lists_the_models() -> None:
@@ -11,7 +10,9 @@ def test_without_a_model_lists_the_models() -> None:
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.output.splitlines()]
     assert names == list(MODELS)
-    assert "BackupRequest" in names and "RestoreRequest" in names
+    assert {"BackupRequest", "RestoreRequest", "MigrationRequest", "ReplicationPolicy"} <= set(
+        names
+    )
 
 
 def test_prints_the_json_schema_of_a_model() -> None:

@@ -19,6 +19,7 @@ def test_defaults() -> None:
     assert options.concurrent_pvs == 4
     assert options.files_per_pv == 6
     assert options.datamover_memory_limit_mib == 1024
+    assert options.datamover_bandwidth_limit_mib is None
     assert options.keeps_snapshots is False
 
 
@@ -30,6 +31,7 @@ def test_defaults() -> None:
         ("concurrent_pvs", 0, "0 is out of range; allowed 1 to 256 (volumes)"),
         ("datamover_memory_limit_mib", 100, "100 is out of range; allowed 512 to 8192 (MiB)"),
         ("datamover_memory_limit_mib", 8193, "8193 is out of range; allowed 512 to 8192 (MiB)"),
+        ("datamover_bandwidth_limit_mib", 0, "0 is out of range; allowed 1 to 100000 (MiB/s)"),
     ],
 )
 def test_bounds(rejection: Rejection, field: str, value: int, message: str) -> None:
@@ -43,9 +45,11 @@ def test_bounds(rejection: Rejection, field: str, value: int, message: str) -> N
         ("total_concurrent_files", 1024),
         ("datamover_memory_limit_mib", 512),
         ("datamover_memory_limit_mib", 8192),
+        ("datamover_bandwidth_limit_mib", 1),
+        ("datamover_bandwidth_limit_mib", None),
     ],
 )
-def test_bounds_are_inclusive(field: str, value: int) -> None:
+def test_bounds_are_inclusive(field: str, value: int | None) -> None:
     options = BackupOptions.model_validate({field: value, "concurrent_pvs": 1})
     assert getattr(options, field) == value
 

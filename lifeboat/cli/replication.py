@@ -1,0 +1,14 @@
+"""`lifeboat replication ...`: replications, each a Temporal Schedule of migrations (see
+`lifeboat.replication`)."""
+
+from __future__ import annotations
+
+from lifeboat.cli.scheduled import ScheduledCommands
+from lifeboat.contracts.migration import ReplicationPolicy
+from lifeboat.replication import ReplicationService
+
+replication = ScheduledCommands("replication", ReplicationPolicy, ReplicationService).group(
+    "replication",
+    "Replications: migrations on a schedule that keep a target cluster in step with a source "
+    "(Temporal Schedules `replication-<name>`).",
+)
