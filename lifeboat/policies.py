@@ -12,17 +12,13 @@ from lifeboat.contracts.progress import RunProgress
 from lifeboat.models import BackupPolicy, BackupRequest, RecoveryPoint
 from lifeboat.models.schedule import Schedule
 from lifeboat.schedules import (
-    ScheduledJobExistsError,
     ScheduledJobNotFoundError,
-    ScheduledJobSummary,
     ScheduledKind,
     ScheduleService,
 )
 from lifeboat.search_attributes import CLUSTER, JOB, POLICY
 
 PolicyNotFoundError = ScheduledJobNotFoundError
-PolicyExistsError = ScheduledJobExistsError
-PolicySummary = ScheduledJobSummary
 
 
 class BackupPolicies(ScheduledKind[BackupPolicy]):

@@ -8,10 +8,10 @@ import click
 
 from lifeboat.cli.options import config_option
 from lifeboat.cli.scheduled import ScheduledCommands
-from lifeboat.models import BackupPolicy, parse_duration
-from lifeboat.policies import PolicyService
+from lifeboat.models import parse_duration
+from lifeboat.policies import BACKUP_POLICIES, PolicyService
 
-_commands = ScheduledCommands("policy", BackupPolicy, PolicyService)
+_commands = ScheduledCommands(BACKUP_POLICIES, PolicyService)
 policy = _commands.group(
     "policy",
     "Backup policies: backups on a schedule (Temporal Schedules `policy-<name>`).",

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 from lifeboat.cli.scheduled import ScheduledCommands
-from lifeboat.contracts.migration import ReplicationPolicy
-from lifeboat.replication import ReplicationService
+from lifeboat.replication import REPLICATIONS, ReplicationService
 
-replication = ScheduledCommands("replication", ReplicationPolicy, ReplicationService).group(
+replication = ScheduledCommands(REPLICATIONS, ReplicationService).group(
     "replication",
     "Replications: migrations on a schedule that keep a target cluster in step with a source "
     "(Temporal Schedules `replication-<name>`).",

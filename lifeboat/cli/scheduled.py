@@ -24,7 +24,12 @@ from lifeboat.client import LifeboatClient
 from lifeboat.config import ConfigError, load_config
 from lifeboat.models import format_validation_error
 from lifeboat.models.base import LifeboatModel
-from lifeboat.schedules import ScheduledJobNotFoundError, ScheduledJobSummary, ScheduleService
+from lifeboat.schedules import (
+    ScheduledJobNotFoundError,
+    ScheduledJobSummary,
+    ScheduledKind,
+    ScheduleService,
+)
 
 J = TypeVar("J", bound=LifeboatModel)
 T = TypeVar("T")
@@ -36,14 +41,15 @@ class ScheduledCommands(Generic[J]):
     """Builds the command group of one kind of scheduled job."""
 
     def __init__(
-        self,
-        noun: str,
-        model: type[J],
-        service: Callable[[LifeboatClient], ScheduleService[J]],
+        self, kind: ScheduledKind[J], service: Callable[[LifeboatClient], ScheduleService[J]]
     ) -> None:
-        self.noun = noun
-        self.model = model
+        self.kind = kind
+        self.noun = kind.noun
         self.service = service
+
+    def _invalid(self, exc: ValidationError) -> click.ClickException:
+        lines = format_validation_error(exc).splitlines()
+        return click.ClickException(f"invalid {self.noun}: " + "; ".join(lines))
 
     def run(self, config_path: Path | None, use: Callable[[Any], Awaitable[T]]) -> T:
         async def run() -> T:
@@ -53,9 +59,7 @@ class ScheduledCommands(Generic[J]):
         try:
             return asyncio.run(run())
         except ValidationError as exc:
-            raise click.ClickException(
-                f"invalid {self.noun}: " + "; ".join(format_validation_error(exc).splitlines())
-            ) from None
+            raise self._invalid(exc) from None
         except (ConfigError, ScheduledJobNotFoundError, ValueError, yaml.YAMLError) as exc:
             raise click.ClickException(" ".join(str(exc).split())) from None
 
@@ -65,15 +69,13 @@ class ScheduledCommands(Generic[J]):
         except yaml.YAMLError as exc:
             raise click.ClickException(f"{job_file.name}: not YAML or JSON: {exc}") from None
         try:
-            return self.model.model_validate(loaded)
+            return self.kind.model.model_validate(loaded)
         except ValidationError as exc:
-            raise click.ClickException(
-                f"invalid {self.noun}: " + "; ".join(format_validation_error(exc).splitlines())
-            ) from None
+            raise self._invalid(exc) from None
 
     def group(self, name: str, help_text: str, *, trigger: bool = True) -> click.Group:
         """The group with every command; ``trigger=False`` leaves that one to the caller."""
-        noun, model_name = self.noun, self.model.__name__
+        noun, model_name = self.noun, self.kind.model.__name__
         file_option = click.option(
             "--file",
             "job_file",
@@ -89,7 +91,7 @@ class ScheduledCommands(Generic[J]):
         def create(config_path: Path | None, job_file: Any) -> None:
             new = self.read(job_file)
             self.run(config_path, lambda service: service.create(new))
-            click.echo(f"created {noun} {service_name(new)}")
+            click.echo(f"created {noun} {self.kind.name(new)}")
 
         @group.command(help=f"Replace a {noun} (paused state and note included) with the file's.")
         @config_option
@@ -97,7 +99,7 @@ class ScheduledCommands(Generic[J]):
         def update(config_path: Path | None, job_file: Any) -> None:
             changed = self.read(job_file)
             self.run(config_path, lambda service: service.update(changed))
-            click.echo(f"updated {noun} {service_name(changed)}")
+            click.echo(f"updated {noun} {self.kind.name(changed)}")
 
         @group.command(help=f"Stop a {noun}'s scheduled runs until resumed.")
         @config_option
@@ -162,10 +164,6 @@ class ScheduledCommands(Generic[J]):
             click.echo(f"imported {len(names)}: {', '.join(names)}")
 
         return group
-
-
-def service_name(job: LifeboatModel) -> str:
-    return str(getattr(job, "name", ""))
 
 
 def summary_table(summaries: list[ScheduledJobSummary]) -> Table:
