@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ActivityCancellationType, ParentClosePolicy
 
@@ -44,25 +44,11 @@ with workflow.unsafe.imports_passed_through():
         maintenance_workflow_id,
     )
     from lifeboat.models import format_duration
-    from lifeboat.queues import CONTROL_QUEUE
     from lifeboat.search_attributes import JOB
+    from workflows import policies
     from workflows.inputs import parse_input
-    from workflows.policies import NON_RETRYABLE
 
 T = TypeVar("T")
-
-STEP_TIMEOUT = timedelta(hours=6)
-"""gc or a check of a large repository on a slow link; a dead worker is noticed sooner,
-by the heartbeat."""
-STEP_HEARTBEAT = timedelta(minutes=1)
-STEP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=2),
-    maximum_attempts=5,
-    # A taken lock is waited out by the workflow (visibly, with its own limit), not retried.
-    non_retryable_error_types=[*NON_RETRYABLE, REPOSITORY_LOCKED, "RepositoryDamaged"],
-)
 
 
 def details(progress: MaintenanceProgress) -> str:
@@ -172,10 +158,10 @@ class RepositoryMaintenanceWorkflow:
                     activity,
                     arg,
                     result_type=result_type,
-                    task_queue=CONTROL_QUEUE,
-                    start_to_close_timeout=STEP_TIMEOUT,
-                    heartbeat_timeout=STEP_HEARTBEAT,
-                    retry_policy=STEP_RETRY,
+                    task_queue=workflow.info().task_queue,
+                    start_to_close_timeout=policies.MAINTENANCE_TIMEOUT,
+                    heartbeat_timeout=policies.MAINTENANCE_HEARTBEAT,
+                    retry_policy=policies.MAINTENANCE_RETRY,
                     cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                     summary=summary,
                 )

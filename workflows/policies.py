@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
+from lifeboat.contracts.maintenance import REPOSITORY_LOCKED
+
 NON_RETRYABLE = ["InvalidRequest", "WrongNode", "ValidationError"]
 
 KUBE_RETRY = RetryPolicy(
@@ -47,3 +49,16 @@ AWS_TIMEOUT = timedelta(minutes=5)
 AWS_WAIT_TIMEOUT = timedelta(minutes=45)
 """Waiting for a new EKS cluster (typically 10-15 minutes) or node group to become ACTIVE."""
 AWS_HEARTBEAT = timedelta(minutes=2)
+
+MAINTENANCE_TIMEOUT = timedelta(hours=6)
+"""gc or a check of a large repository on a slow link; a dead worker is noticed sooner,
+by the heartbeat."""
+MAINTENANCE_HEARTBEAT = timedelta(minutes=1)
+MAINTENANCE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=5,
+    # A taken lock is waited out by the workflow (visibly, with its own limit), not retried.
+    non_retryable_error_types=[*NON_RETRYABLE, REPOSITORY_LOCKED, "RepositoryDamaged"],
+)
