@@ -57,12 +57,18 @@ async def test_a_migration_backs_up_and_restores_into_the_other_cluster(
     lifeboat: LifeboatClient, apps: Any, volume_spec: Any, kube: Any, replay: Any
 ) -> None:
     source = apps.make("wf-mig", [volume_spec("data", "csi-nosnap")])
-    apps.namespaces.append(("dev2", source.namespace))
+    target = apps.namespace("dev2", "wf-mig-copy")
     run = await lifeboat.start_migration(
-        MigrationRequest(
-            source_cluster="dev",
-            target_cluster="dev2",
-            selection={"include_namespaces": [source.namespace]},
+        MigrationRequest.model_validate(
+            {
+                "source_cluster": "dev",
+                "target_cluster": "dev2",
+                "selection": {"include_namespaces": [source.namespace]},
+                "restore": {
+                    "namespace_mapping": {source.namespace: target},
+                    "storage_class_mapping": {"csi-nosnap": "nfs"},
+                },
+            }
         )
     )
     result = await run.result()
@@ -72,8 +78,11 @@ async def test_a_migration_backs_up_and_restores_into_the_other_cluster(
     assert point.cluster == "dev"
     assert point.id in {p.id for p in await lifeboat.list_recovery_points(cluster="dev")}
     assert result.restore.target_cluster == "dev2"
-    assert kube.get("dev2", configmap(source.namespace, "settings"))["data"] == {"color": "blue"}
-    assert kube.volume_digests("dev2", source.namespace) == {"data": source.volumes["data"].digest}
+    # The restore options applied: the namespace and the storage class are the mapped ones.
+    assert kube.get("dev2", configmap(target, "settings"))["data"] == {"color": "blue"}
+    [claim] = kube.items("dev2", f"/api/v1/namespaces/{target}/persistentvolumeclaims")
+    assert claim["spec"]["storageClassName"] == "nfs"
+    assert kube.volume_digests("dev2", target) == {"data": source.volumes["data"].digest}
     progress = await run.progress()
     assert progress.phase is MigrationPhase.DONE
     assert progress.children == {
