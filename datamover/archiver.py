@@ -1,38 +1,44 @@
 """Backup of a directory tree into a repository: the tree walk, file reading and chunk storing.
 
-Three kinds of threads share the work:
+The work is shared by threads and, for small files, worker processes:
 
 * the caller's thread walks the tree depth-first, takes unchanged files from the parent
-  snapshot without reading them, and hands the others to the file pool (small files in
-  batches, so that this one thread does not become the bottleneck);
-* `files` file threads read and chunk one file each, and hand every chunk to the chunk pool
-  without waiting for it, so one large file still keeps every core busy (a file smaller
-  than a chunk is stored by its file thread: one hand-off less);
+  snapshot without reading them, and hands the others on in batches (so that this one
+  thread does not become the bottleneck);
+* files smaller than a chunk (one blob each) go to worker processes
+  (`datamover.smallfiles`), which read, hash, compress and seal them and write their
+  nodes' JSON; this process only adds the sealed blobs to packs. Per-file Python work is
+  what bounds a backup of many small files, and threads cannot spread it over the cores;
+* `files` file threads read and chunk one larger file each, and hand every chunk to the
+  chunk pool without waiting for it, so one large file still keeps every core busy;
 * chunk threads hash, compress, encrypt and add chunks to packs (`Repository.save_blob`);
   the repository uploads full packs from its own pool, which overlaps with reading.
 
 A directory's tree is saved by whichever thread completes its last child, so finished
 directories are written and forgotten while the walk goes on; when every entry kept its
 parent node, the parent's tree is reused as it is. Bytes in flight are bounded by the
-memory budget (read buffers and chunks between read and pack).
+memory budget (read buffers and chunks between read and pack), which also counts the
+worker processes.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import gc
 import os
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from datamover.backend.base import FileType
-from datamover.budget import limit_allocator_arenas, plan_memory
+from datamover.budget import MemoryPlan, limit_allocator_arenas, plan_memory
 from datamover.chunker import Chunker
 from datamover.counters import ThreadCounters
 from datamover.ids import hash_bytes
@@ -49,20 +55,32 @@ from datamover.repository import BlobType, RepoCheckpoint, Repository
 from datamover.scanner import (
     Entry,
     count_tree,
+    file_node,
     list_dir,
     matches,
     node_fields,
-    open_without_atime,
+    open_for_reading,
+)
+from datamover.smallfiles import (
+    GROWN,
+    UNREADABLE,
+    SealSettings,
+    SmallFileResult,
+    SmallFileWorkers,
+    read_and_seal,
+    read_small,
 )
 from datamover.snapshots import Snapshot
-from datamover.tree import Node, NodeType, Tree
+from datamover.tree import EncodedFile, Node, NodeType, Tree, encode_tree
 
 log = structlog.get_logger(__name__)
 
 _ORPHAN_CLOCK_MARGIN_S = 30.0
 _COUNTED = ("files", "files_unmodified", "dirs", "bytes_read", "bytes_new", "bytes_total")
-_BATCH_FILES = 32
-_BATCH_BYTES = 4 * 1024 * 1024
+_SMALL_BATCH_FILES = 128
+_SMALL_BATCH_BYTES = 4 * 1024 * 1024
+"""Small files go to a worker process in batches of at most this many files or bytes."""
+_MAX_PROCESSES = 8
 _RESUME_MAX_DIRS = 5000
 _RESUME_MAX_BLOBS = 2048
 """Bounds of a checkpoint's finished work (~150 KiB of JSON): a resumed run re-reads the
@@ -129,7 +147,7 @@ class _DirJob:
         self._old_node = old_node
         self._old_tree = old_tree
         self._old_tree_id = old_tree_id
-        self._nodes: list[Node | None] = []
+        self._nodes: list[Node | EncodedFile | None] = []
         self._pending = 0
         self._sealed = False
         self._lock = threading.Lock()
@@ -139,7 +157,7 @@ class _DirJob:
     def parent(self) -> _DirJob | None:
         return self._parent
 
-    def finished_files(self) -> list[Node]:
+    def finished_files(self) -> list[Node | EncodedFile]:
         """The files of this directory read so far (for a checkpoint)."""
         with self._lock:
             return [n for n in self._nodes if n is not None and n.type is NodeType.FILE]
@@ -150,7 +168,7 @@ class _DirJob:
             self._pending += 1
             return len(self._nodes) - 1
 
-    def complete(self, slot: int, node: Node | None) -> None:
+    def complete(self, slot: int, node: Node | EncodedFile | None) -> None:
         with self._lock:
             self._nodes[slot] = node
             self._pending -= 1
@@ -173,7 +191,10 @@ class _DirJob:
         try:
             nodes = [n for n in self._nodes if n is not None]
             self._nodes = []
-            tree_id = self._reused_tree(nodes) or archiver.repo.save_tree(Tree(nodes=nodes))
+            tree_id = (
+                self._reused_tree(nodes)
+                or archiver.repo.save_blob(BlobType.TREE, encode_tree(nodes))[0]
+            )
             old = self._old_node
             if old is not None and old.subtree == tree_id and matches(old, self._entry.st):
                 node = old
@@ -190,7 +211,7 @@ class _DirJob:
         else:
             archiver.root_done(tree_id)
 
-    def _reused_tree(self, nodes: list[Node]) -> bytes | None:
+    def _reused_tree(self, nodes: list[Node | EncodedFile]) -> bytes | None:
         """The parent's tree id, when every entry kept its old node object."""
         old_tree, old_id = self._old_tree, self._old_tree_id
         if old_tree is None or old_id is None or len(nodes) != len(old_tree.nodes):
@@ -218,15 +239,8 @@ class Archiver:
         self._resume_from = resume_from
         self._chunker = Chunker(options.chunker)
         self._workers = max(2, (os.cpu_count() or 2) + 1)
-        plan = plan_memory(
-            options.memory_limit_mib,
-            pack_size=repo.pack_size,
-            # Two open packs, and each pending upload joins its pack into one more copy.
-            pack_buffers=2 + 2 * repo.max_pending_packs,
-            max_chunk=options.chunker.max_size,
-            workers=self._workers,
-            unbudgeted=options.files * options.chunker.min_size,
-        )
+        self._small_files: SmallFileWorkers | None = None
+        self._processes, plan = self._plan_memory()
         self._read_budget, self._flight_budget = plan.budgets()
         self._failure: BaseException | None = None
         self._failure_lock = threading.Lock()
@@ -247,6 +261,33 @@ class Archiver:
         finished = resume_from.finished if resume_from is not None else FinishedWork()
         self._resumed_dirs = finished.dirs
         self._resumed_files = finished.files
+
+    def _plan_memory(self) -> tuple[int, MemoryPlan]:
+        """The memory plan, and how many small-file worker processes it leaves room for:
+        the limit bounds them too. Without a number set, one per CPU (at most
+        `_MAX_PROCESSES`), fewer if the limit is tight; none at all costs speed only."""
+        options, repo = self.options, self.repo
+        wanted = options.processes
+        processes = wanted if wanted is not None else min(_cpus(), _MAX_PROCESSES)
+        while True:
+            try:
+                plan = plan_memory(
+                    options.memory_limit_mib,
+                    pack_size=repo.pack_size,
+                    # Two open packs, and each pending upload joins its pack into one more.
+                    pack_buffers=2 + 2 * repo.max_pending_packs,
+                    max_chunk=options.chunker.max_size,
+                    workers=self._workers,
+                    # Hard-linked small files, read whole by the file threads.
+                    unbudgeted=options.files * options.chunker.min_size
+                    + processes * SmallFileWorkers.memory_per_worker(_SMALL_BATCH_BYTES),
+                )
+            except ValueError:
+                if wanted is not None or processes == 0:
+                    raise
+                processes -= 1
+                continue
+            return processes, plan
 
     # -- failure handling -------------------------------------------------------------
 
@@ -283,7 +324,7 @@ class Archiver:
             active = list(self._active_dirs)
         dirs = [(rel, tree) for rel, tree in finished if index.has(BlobType.TREE, tree)]
         dirs = dirs[:_RESUME_MAX_DIRS]
-        files: list[tuple[str, Node]] = []
+        files: list[tuple[str, Node | EncodedFile]] = []
         for job in active:
             prefix = f"{job.rel}/" if job.rel else ""
             files += [
@@ -322,6 +363,10 @@ class Archiver:
     # -- the run ----------------------------------------------------------------------
 
     def run(self, source: str) -> BackupResult:
+        with _long_lived_objects_frozen():
+            return self._run(source)
+
+    def _run(self, source: str) -> BackupResult:
         limit_allocator_arenas()
         label = os.path.abspath(source)
         source = os.path.realpath(source)  # the source may be a symlink to the directory
@@ -354,6 +399,7 @@ class Archiver:
                 root.seal()
             self._root_done.wait()
             self._check_failed()
+            self._stop_small_files()
             self._file_pool.shutdown(wait=True)
             self._chunk_pool.shutdown(wait=True)
             self._tree_pool.shutdown(wait=True)
@@ -362,6 +408,7 @@ class Archiver:
             # Queued chunks are not cancelled: they give their bytes back to the budget a
             # file thread may be waiting on (and do nothing else once the run has failed).
             self._chunk_pool.shutdown(wait=False)
+            self._stop_small_files(kill=True)
             for pool in (self._file_pool, self._tree_pool):
                 pool.shutdown(wait=False, cancel_futures=True)
             stop_progress.set()
@@ -449,22 +496,22 @@ class Archiver:
                     self.stats.add("files_unmodified")
                     self.stats.add("bytes_total", entry.st.st_size)
                     if old is None or not matches(old, entry.st):
-                        old = self._file_node(entry.name, entry.st, unchanged, entry.st.st_size)
+                        old = file_node(entry.name, entry.st, unchanged, entry.st.st_size)
                     job.complete(slot, old)
                     continue
-                if entry.st.st_size >= self._chunker.params.min_size:
-                    self._submit_files(job, [(entry, slot)])
+                if entry.st.st_size >= self._chunker.params.min_size or entry.st.st_nlink > 1:
+                    self._submit_files(job, [(entry, slot)])  # (hard links: read once)
                     continue
                 batch.append((entry, slot))
                 batch_bytes += entry.st.st_size
-                if len(batch) >= _BATCH_FILES or batch_bytes >= _BATCH_BYTES:
-                    self._submit_files(job, batch)
+                if len(batch) >= _SMALL_BATCH_FILES or batch_bytes >= _SMALL_BATCH_BYTES:
+                    self._submit_small(job, batch)
                     batch, batch_bytes = [], 0
             elif kind is NodeType.SYMLINK:
                 job.complete(slot, self._symlink_node(entry, old))
             else:
                 if batch:
-                    self._submit_files(job, batch)
+                    self._submit_small(job, batch)
                     batch, batch_bytes = [], 0
                 old_id = old_dirs.get(entry.name)
                 try:
@@ -491,7 +538,7 @@ class Archiver:
                 finally:
                     child.seal()
         if batch:
-            self._submit_files(job, batch)
+            self._submit_small(job, batch)
 
     def _submit_files(self, job: _DirJob, files: list[tuple[Entry, int]]) -> None:
         self._file_slots.acquire()
@@ -502,6 +549,98 @@ class Archiver:
             for _, slot in files:
                 job.complete(slot, None)
             raise
+
+    def _submit_small(self, job: _DirJob, files: list[tuple[Entry, int]]) -> None:
+        """Small files (one blob each) go to the worker processes, or, without any, to a
+        file thread that reads and seals them the same way."""
+        self._file_slots.acquire()
+        batch = [(os.fsencode(entry.path), entry.name, entry.st.st_size) for entry, _ in files]
+        try:
+            workers = self._small_file_workers()
+            if workers is not None:
+                workers.submit(batch, lambda results: self._small_files_done(job, files, results))
+            else:
+                self._file_pool.submit(self._read_and_seal_here, job, files, batch)
+        except BaseException:
+            self._file_slots.release()
+            for _, slot in files:
+                job.complete(slot, None)
+            raise
+
+    def _small_file_workers(self) -> SmallFileWorkers | None:
+        """The worker processes, started with the first small file (the walk's thread)."""
+        if self._small_files is None and self._processes > 0:
+            settings = SealSettings(
+                self.repo.key, self.repo.compression_level, self._chunker.params.min_size
+            )
+            self._small_files = SmallFileWorkers(settings, self._processes)
+        return self._small_files
+
+    def _stop_small_files(self, *, kill: bool = False) -> None:
+        if self._small_files is not None:
+            self._small_files.close(kill=kill)
+
+    def _read_and_seal_here(
+        self, job: _DirJob, files: list[tuple[Entry, int]], batch: list[tuple[bytes, str, int]]
+    ) -> None:
+        settings = SealSettings(
+            self.repo.key, self.repo.compression_level, self._chunker.params.min_size
+        )
+        results: list[SmallFileResult] | BaseException
+        try:
+            results = [read_and_seal(path, name, size, settings) for path, name, size in batch]
+        except BaseException as exc:
+            results = exc
+        self._small_files_done(job, files, results)
+
+    def _small_files_done(
+        self,
+        job: _DirJob,
+        files: list[tuple[Entry, int]],
+        results: list[SmallFileResult] | BaseException,
+    ) -> None:
+        """Store a batch's sealed blobs and complete its files."""
+        try:
+            if isinstance(results, BaseException):
+                self.fail(results)
+                for _, slot in files:
+                    job.complete(slot, None)
+                return
+            for (entry, slot), result in zip(files, results, strict=True):
+                node: Node | EncodedFile | None = None
+                try:
+                    if self._failure is None:
+                        node = self._small_file_node(entry, result)
+                except BaseException as exc:
+                    self.fail(exc)
+                job.complete(slot, node)
+        finally:
+            self._file_slots.release()
+
+    def _small_file_node(self, entry: Entry, result: SmallFileResult) -> Node | EncodedFile | None:
+        """Add a small file's sealed blob to a pack (see `SmallFileResult`)."""
+        if result[0] == UNREADABLE:
+            self.stats.warn(result[1])
+            return None
+        if result[0] == GROWN:
+            return self._archive_file(entry)
+        _, document, size, blob_id, sealed, uncompressed_length, changed_again = result
+        self.stats.current_file = entry.path
+        if changed_again:
+            self.stats.warn(f"{entry.path} changed again while it was read; kept as read")
+        content: list[bytes] = []
+        counters = self.stats.counters.mine()
+        if blob_id is not None:
+            new = self.repo.save_sealed_blob(
+                BlobType.DATA, blob_id, sealed, uncompressed_length, size
+            )
+            if new:
+                counters["bytes_new"] += size
+            content.append(blob_id)
+        counters["files"] += 1
+        counters["bytes_read"] += size
+        counters["bytes_total"] += size
+        return EncodedFile(entry.name, size, content, document)
 
     def _symlink_node(self, entry: Entry, old: Node | None) -> Node | None:
         try:
@@ -559,12 +698,12 @@ class Archiver:
             return None
         self.stats.add("files")
         self.stats.add("bytes_total", read.size)
-        return self._file_node(entry.name, read.st, read.content, read.size)
+        return file_node(entry.name, read.st, read.content, read.size)
 
     def _read_file(self, path: str) -> _FileRead | None:
         """Read and store a file's content; None (with a warning) if it cannot be read."""
         try:
-            fd = _open_for_reading(path)
+            fd = open_for_reading(path)
         except FileNotFoundError:
             self.stats.warn(f"{path} vanished before it was read")
             return None
@@ -594,9 +733,14 @@ class Archiver:
             if known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
                 return list(known[2]), st.st_size
         if st.st_size < self._chunker.params.min_size:
-            small = self._read_small(fd, st.st_size)
-            if small is not None:
-                return small
+            # (A hard-linked small file, or one that shrank since the listing.)
+            data = read_small(fd, st.st_size, self._chunker.params.min_size)
+            if data is not None:
+                self.stats.add("bytes_read", len(data))
+                content = [self._store_chunk(data, 0)] if data else []
+                if st.st_nlink > 1:
+                    self._hardlinks[key] = (st.st_size, st.st_mtime_ns, content)
+                return content, len(data)
             os.lseek(fd, 0, os.SEEK_SET)  # it grew past one chunk since the stat
         parts: list[Future[bytes]] = []
         size = 0
@@ -617,30 +761,6 @@ class Archiver:
             self._hardlinks[key] = (st.st_size, st.st_mtime_ns, content)
         return content, size
 
-    def _read_small(self, fd: int, expected: int) -> tuple[list[bytes], int] | None:
-        """A file smaller than the minimal chunk is one blob, stored by the file thread.
-
-        No budget is taken: `files` threads hold at most `files * min_size` bytes this way.
-        None if the file turns out to be larger (it grew since the stat)."""
-        limit = self._chunker.params.min_size
-        parts: list[bytes] = []
-        size = 0
-        while size < limit:
-            # Ask for one byte more than expected, to see the end in one read; reading the
-            # whole limit would allocate (and fault in) a large buffer for every small file.
-            piece = os.read(fd, min(limit - size, max(expected + 1 - size, 64 * 1024)))
-            if not piece:
-                break
-            parts.append(piece)
-            size += len(piece)
-        if size >= limit:
-            return None
-        self.stats.add("bytes_read", size)
-        if not size:
-            return [], 0
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
-        return [self._store_chunk(data, 0)], size
-
     def _store_chunk(self, data: bytes, taken: int) -> bytes:
         try:
             self._check_failed()
@@ -651,13 +771,6 @@ class Archiver:
             return blob_id
         finally:
             self._flight_budget.release(taken)
-
-    @staticmethod
-    def _file_node(name: str, st: os.stat_result, content: list[bytes], size: int) -> Node:
-        fields = node_fields(name, st)
-        fields["size"] = size
-        fields["content"] = content
-        return Node.model_validate(fields)
 
     def _uploaded(self) -> int:
         return self.repo.stats.bytes_uploaded - self._uploaded_before
@@ -729,8 +842,33 @@ def resume_repository(repo: Repository, checkpoint: BackupCheckpoint) -> None:
     )
 
 
-def _open_for_reading(path: str) -> int:
-    return open_without_atime(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+@contextmanager
+def _long_lived_objects_frozen() -> Iterator[None]:
+    """What exists when a backup starts (modules, the repository's index: a tuple per blob)
+    lives as long as the backup: frozen, the cycle collector stops scanning it again at
+    every full collection, which took ~5% of a backup of many small files."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _cpus() -> int:
+    """The CPUs this process may use: its affinity (a container's cpuset), and a cgroup v2
+    CPU quota (a Kubernetes CPU limit), not the host's count."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return cpus
 
 
 def backup_tree(

@@ -22,6 +22,13 @@ class BackupOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     files: int = Field(default=24, ge=1, le=1024, description="files processed at once")
+    processes: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="worker processes that read and seal small files (0: none, they are "
+        "read by file threads); default: one per CPU this process may use",
+    )
     memory_limit_mib: int = MemoryLimitMiB
     tags: tuple[str, ...] = ()
     hostname: str | None = Field(default=None, description="default: this machine's name")

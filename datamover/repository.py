@@ -228,6 +228,20 @@ class Repository:
             packed = compression.compress_if_smaller(data, self.compression_level)
             sealed = self.key.seal(data if packed is None else packed)
             uncompressed_length = 0 if packed is None else len(data)
+        return blob_id, self.save_sealed_blob(
+            blob_type, blob_id, sealed, uncompressed_length, len(data)
+        )
+
+    def save_sealed_blob(
+        self,
+        blob_type: BlobType,
+        blob_id: bytes,
+        sealed: bytes | None,
+        uncompressed_length: int,
+        length: int,
+    ) -> bool:
+        """Store a blob sealed elsewhere (see `save_blob`) unless it is known; True if it
+        was new. `sealed` None: the caller saw it was known, and only counts it."""
         with self._state:
             self._raise_upload_error()
             if sealed is not None and not self.has_blob(blob_type, blob_id):
@@ -239,11 +253,11 @@ class Repository:
                 if not self.has_blob(blob_type, blob_id):
                     self._add_to_pack_locked(blob_type, blob_id, sealed, uncompressed_length)
                     self._stats.blobs_new += 1
-                    self._stats.bytes_new += len(data)
+                    self._stats.bytes_new += length
                     self._stats.bytes_stored += len(sealed)
-                    return blob_id, True
+                    return True
             self._stats.blobs_known += 1
-            return blob_id, False
+            return False
 
     def _add_to_pack_locked(
         self, blob_type: BlobType, blob_id: bytes, sealed: bytes, uncompressed_length: int

@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from datamover.gotime import GoTime
+from datamover.jsonfmt import dumps, go_quote
 from datamover.tree import Node, NodeType, go_mode, node_type_of
 
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
@@ -30,7 +31,7 @@ class Entry(NamedTuple):
         return node_type_of(self.st.st_mode)
 
 
-def open_without_atime(path: str, flags: int) -> int:
+def open_without_atime(path: str | bytes, flags: int) -> int:
     """Open without touching the atime: a backup that changed atimes would see different
     metadata next time, and so store different trees. O_NOATIME is only allowed to the
     owner (or root); others open normally."""
@@ -38,6 +39,11 @@ def open_without_atime(path: str, flags: int) -> int:
         return os.open(path, flags | _O_NOATIME)
     except PermissionError:
         return os.open(path, flags)
+
+
+def open_for_reading(path: str | bytes) -> int:
+    """Open a source file, never through a symlink."""
+    return open_without_atime(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
 def open_dir(path: str) -> int:
@@ -129,6 +135,41 @@ def node_fields(name: str, st: os.stat_result) -> dict[str, Any]:
     if node_type is NodeType.FILE:
         fields["size"] = st.st_size
     return fields
+
+
+def file_node(name: str, st: os.stat_result, content: list[bytes], size: int) -> Node:
+    """A file's node: its metadata as `st` says, and the size actually read."""
+    fields = node_fields(name, st)
+    fields["size"] = size
+    fields["content"] = content
+    return Node.model_validate(fields)
+
+
+def file_node_document(name: str, st: os.stat_result, size: int, content: list[bytes]) -> bytes:
+    """The JSON of a file's node, exactly as `Node.to_json_dict` of `node_fields` writes it
+    (with `size` and `content`), without building the node: small-file workers write one
+    per file, and validating a `Node` would cost more than reading and sealing the file."""
+    doc: dict[str, Any] = {"name": go_quote(name), "type": "file"}
+    mode = go_mode(st.st_mode)
+    if mode:
+        doc["mode"] = mode
+    doc["mtime"] = GoTime.from_unix_ns(st.st_mtime_ns).format()
+    doc["atime"] = GoTime.from_unix_ns(st.st_atime_ns).format()
+    doc["ctime"] = GoTime.from_unix_ns(st.st_ctime_ns).format()
+    doc["uid"] = st.st_uid
+    doc["gid"] = st.st_gid
+    for key, value in (
+        ("user", user_name(st.st_uid)),
+        ("group", group_name(st.st_gid)),
+        ("inode", st.st_ino),
+        ("device_id", st.st_dev),
+        ("size", size),
+        ("links", st.st_nlink),
+    ):
+        if value:
+            doc[key] = value
+    doc["content"] = [blob.hex() for blob in content]
+    return dumps(doc)
 
 
 def matches(node: Node, st: os.stat_result) -> bool:

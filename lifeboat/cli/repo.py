@@ -181,6 +181,11 @@ def init(ctx: click.Context, /, **given: Any) -> None:
 @click.option("--exclude", "excludes", multiple=True, help="glob of relative paths to skip")
 @click.option("--files", type=click.IntRange(1, 1024), default=24, help="files read at once")
 @click.option(
+    "--processes",
+    type=click.IntRange(0, 64),
+    help="worker processes that read small files (default: one per CPU; 0: none)",
+)
+@click.option(
     "--memory-limit", type=click.IntRange(512, 8192), default=1024, help="memory limit, MiB"
 )
 @click.option("--pack-size", type=click.IntRange(1, 128), default=16, help="target pack MiB")
@@ -214,6 +219,7 @@ def backup(
     force: bool,
     excludes: tuple[str, ...],
     files: int,
+    processes: int | None,
     memory_limit: int,
     pack_size: int,
     checkpoint_interval: float,
@@ -225,6 +231,7 @@ def backup(
     settings = _settings(ctx, **given)
     options = BackupOptions(
         files=files,
+        processes=processes,
         memory_limit_mib=memory_limit,
         tags=tags,
         hostname=host,

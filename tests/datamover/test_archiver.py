@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from datamover import smallfiles
 from datamover.api import backup, restore
 from datamover.archiver import Archiver
 from datamover.backend.local import LocalBackend
@@ -22,7 +23,8 @@ from datamover.chunker import ChunkerParams
 from datamover.crypto import ScryptParams
 from datamover.jobs import BackupOptions, BackupProgress, BackupResult, RestoreOptions
 from datamover.repository import Repository
-from datamover.scanner import Entry
+from datamover.scanner import Entry, open_for_reading
+from datamover.smallfiles import read_small
 from datamover.tree import Node
 
 SMALL_CHUNKS = ChunkerParams(min_size=16 * 1024, avg_size=64 * 1024, max_size=256 * 1024)
@@ -220,13 +222,20 @@ class _Interfering(Archiver):
 def test_files_changing_or_vanishing_during_the_backup(tmp_path: Path, repo: Repository) -> None:
     source = tmp_path / "source"
     source.mkdir()
-    for name in ("steady", "growing", "vanishing"):
-        (source / name).write_bytes(name.encode() * 1000)
+    for name in ("steady", "growing", "vanishing"):  # larger than a chunk's minimum
+        (source / name).write_bytes(name.encode() * 3000)
     _Interfering.grow = {"growing"}
     _Interfering.remove = {"vanishing"}
     with repo.lock(exclusive=False):
         result = _Interfering(repo, BackupOptions(chunker=SMALL_CHUNKS)).run(str(source))
 
+    _assert_growing_kept_as_read_and_vanishing_reported(tmp_path, repo, result)
+
+
+def _assert_growing_kept_as_read_and_vanishing_reported(
+    tmp_path: Path, repo: Repository, result: BackupResult
+) -> int:
+    """The checks of the two tests below; returns the size kept of `growing`."""
     assert any("growing" in w and "changed again" in w for w in result.warnings)
     assert any("vanishing" in w and "vanished" in w for w in result.warnings)
     _, snapshot = repo.load_snapshot(result.snapshot_id)
@@ -235,7 +244,41 @@ def test_files_changing_or_vanishing_during_the_backup(tmp_path: Path, repo: Rep
     # Kept as read the second time: the size matches the content that was stored.
     restored = restore(repo, result.snapshot_id, str(tmp_path / "out"))
     assert restored.ok
-    assert (tmp_path / "out" / "growing").stat().st_size == nodes["growing"].size
+    size = (tmp_path / "out" / "growing").stat().st_size
+    assert size == nodes["growing"].size
+    return size
+
+
+def test_small_files_changing_or_vanishing_during_the_backup(
+    tmp_path: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The small-file reader (the same function runs in the worker processes) reads a file
+    that changed once more, keeps it as read if it changed again, and reports one that
+    vanished; here in this process (`processes=0`), to interfere at the worst moment."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("steady", "growing", "vanishing"):
+        (source / name).write_bytes(name.encode() * 100)
+
+    def read_then_grow(fd: int, expected: int, limit: int) -> bytes | None:
+        data = read_small(fd, expected, limit)
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("/growing"):
+            with open(f"/proc/self/fd/{fd}", "ab") as f:
+                f.write(b"more")
+        return data
+
+    def vanish_then_open(path: bytes) -> int:
+        if path.endswith(b"/vanishing"):
+            os.unlink(path)
+        return open_for_reading(path)
+
+    monkeypatch.setattr(smallfiles, "read_small", read_then_grow)
+    monkeypatch.setattr(smallfiles, "open_for_reading", vanish_then_open)
+    with repo.lock(exclusive=False):
+        result = Archiver(repo, BackupOptions(chunker=SMALL_CHUNKS, processes=0)).run(str(source))
+
+    # Read twice, and it grew after each read: the second read is kept.
+    assert _assert_growing_kept_as_read_and_vanishing_reported(tmp_path, repo, result) == 704
 
 
 def test_sockets_are_skipped_with_a_warning(tmp_path: Path, repo: Repository) -> None:

@@ -159,3 +159,26 @@ def test_a_failing_write_on_restore_names_the_file_and_restores_the_rest(
     assert done.returncode == 3
     assert "big" in done.stderr and "small" not in done.stderr
     assert (target / "small").read_bytes() == b"small file\n"
+
+
+def test_worker_processes_and_file_threads_store_the_same_tree(tmp_path: Path) -> None:
+    """Small files are read by worker processes (`--processes`, one per CPU by default) or,
+    with `--processes 0`, by file threads: the snapshot's tree is the same either way."""
+    repo, source = tmp_path / "repo", tmp_path / "source"
+    make_tree(source)
+    assert lifeboat("init", "-r", str(repo)).returncode == 0
+    # The first backup reads the symlinks, which moves their atimes (relatime): the
+    # backups compared come after it.
+    assert lifeboat("backup", "-r", str(repo), str(source)).returncode == 0
+    trees = []
+    for processes in ("0", "2"):
+        done = lifeboat(
+            "backup", "-r", str(repo), str(source), "--force", "--json", "--processes", processes
+        )
+        assert done.returncode == 0, done.stderr
+        trees.append(json.loads(done.stdout)["tree"])
+    assert trees[0] == trees[1]
+    checked = restic(
+        "-r", str(repo), "check", "--read-data", env={**os.environ, "RESTIC_PASSWORD": PASSWORD}
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
