@@ -50,6 +50,7 @@ from datamover.jobs import (
     BackupResult,
     FinishedWork,
 )
+from datamover.parent import ParentTree, unchanged_file
 from datamover.prefetch import Prefetch
 from datamover.repository import BlobType, RepoCheckpoint, Repository
 from datamover.scanner import (
@@ -71,7 +72,7 @@ from datamover.smallfiles import (
     read_small,
 )
 from datamover.snapshots import Snapshot
-from datamover.tree import EncodedFile, Node, NodeType, Tree, encode_tree
+from datamover.tree import EncodedFile, Node, NodeType, encode_tree
 
 log = structlog.get_logger(__name__)
 
@@ -135,8 +136,7 @@ class _DirJob:
         *,
         rel: str = "",
         old_node: Node | None = None,
-        old_tree: Tree | None = None,
-        old_tree_id: bytes | None = None,
+        old_tree: ParentTree | None = None,
     ) -> None:
         self._archiver = archiver
         self._entry = entry
@@ -146,7 +146,6 @@ class _DirJob:
         self.finished_children: list[str] = []
         self._old_node = old_node
         self._old_tree = old_tree
-        self._old_tree_id = old_tree_id
         self._nodes: list[Node | EncodedFile | None] = []
         self._pending = 0
         self._sealed = False
@@ -161,6 +160,11 @@ class _DirJob:
         """The files of this directory read so far (for a checkpoint)."""
         with self._lock:
             return [n for n in self._nodes if n is not None and n.type is NodeType.FILE]
+
+    def add_done(self, node: Node | EncodedFile) -> None:
+        """A child that is complete already (one lock instead of two)."""
+        with self._lock:
+            self._nodes.append(node)
 
     def add_slot(self) -> int:
         with self._lock:
@@ -212,13 +216,11 @@ class _DirJob:
             archiver.root_done(tree_id)
 
     def _reused_tree(self, nodes: list[Node | EncodedFile]) -> bytes | None:
-        """The parent's tree id, when every entry kept its old node object."""
-        old_tree, old_id = self._old_tree, self._old_tree_id
-        if old_tree is None or old_id is None or len(nodes) != len(old_tree.nodes):
+        """The parent's tree id, when every entry kept its old node as it was read."""
+        old = self._old_tree
+        if old is None or not old.kept_whole(nodes):
             return None
-        if not all(new is old for new, old in zip(nodes, old_tree.nodes, strict=True)):
-            return None
-        return old_id if self._archiver.repo.has_blob(BlobType.TREE, old_id) else None
+        return old.tree_id if self._archiver.repo.has_blob(BlobType.TREE, old.tree_id) else None
 
 
 class Archiver:
@@ -342,19 +344,18 @@ class Archiver:
             kept[rel] = node.to_json_dict()
         return FinishedWork(dirs={rel: tree.hex() for rel, tree in dirs}, files=kept)
 
-    def _resumed_tree(self, rel: str) -> tuple[Tree | None, bytes | None]:
+    def _resumed_tree(self, rel: str) -> ParentTree | None:
         """The interrupted run's tree of a directory, if it is stored."""
         hex_id = self._resumed_dirs.get(rel)
         if hex_id is None:
-            return None, None
+            return None
         tree_id = bytes.fromhex(hex_id)
         if not self.repo.has_blob(BlobType.TREE, tree_id):
-            return None, None
-        return self.repo.load_tree(tree_id), tree_id
+            return None
+        return self._load_parent_tree(tree_id)
 
-    def _resumed_file(self, rel: str) -> Node | None:
-        doc = self._resumed_files.get(rel)
-        return Node.from_json_dict(doc) if doc is not None else None
+    def _load_parent_tree(self, tree_id: bytes) -> ParentTree:
+        return ParentTree(tree_id, self.repo.load_tree_documents(tree_id))
 
     def root_done(self, tree_id: bytes) -> None:
         self._root_tree = tree_id
@@ -375,12 +376,11 @@ class Archiver:
             raise NotADirectoryError(f"{source} is not a directory")
         if self._resume_from is not None:
             resume_repository(self.repo, self._resume_from)
-        parent_tree, parent_tree_id = self._parent_tree()
-        resumed_root, resumed_root_id = self._resumed_tree("")
-        if resumed_root is not None:
-            parent_tree, parent_tree_id = resumed_root, resumed_root_id
-        counter = threading.Thread(target=self._count, args=(source,), daemon=True)
-        counter.start()
+        # (The interrupted run's tree is newer than the parent snapshot's.)
+        parent_tree = self._resumed_tree("") or self._parent_tree()
+        if self.options.scan_totals:
+            counter = threading.Thread(target=self._count, args=(source,), daemon=True)
+            counter.start()
         stop_progress = threading.Event()
         reporter = threading.Thread(target=self._report_loop, args=(stop_progress,), daemon=True)
         reporter.start()
@@ -391,7 +391,6 @@ class Archiver:
                 None,
                 0,
                 old_tree=parent_tree,
-                old_tree_id=parent_tree_id,
             )
             try:
                 self._walk(source, "", root, parent_tree)
@@ -440,12 +439,12 @@ class Archiver:
         snapshot.excludes = list(self.options.exclude) or None
         return snapshot
 
-    def _parent_tree(self) -> tuple[Tree | None, bytes | None]:
+    def _parent_tree(self) -> ParentTree | None:
         if self.options.parent is None:
-            return None, None
+            return None
         snapshot_id, snapshot = self.repo.load_snapshot(self.options.parent)
         self._parent_id = snapshot_id
-        return self.repo.load_tree(snapshot.tree), snapshot.tree
+        return self._load_parent_tree(snapshot.tree)
 
     # -- walking ----------------------------------------------------------------------
 
@@ -453,28 +452,24 @@ class Archiver:
         exclude = self.options.exclude
         return bool(exclude) and any(fnmatch.fnmatch(rel, pattern) for pattern in exclude)
 
-    def _walk(self, path: str, rel: str, job: _DirJob, parent_tree: Tree | None) -> None:
-        old_nodes = {n.name: n for n in parent_tree.nodes} if parent_tree is not None else {}
+    def _walk(self, path: str, rel: str, job: _DirJob, parent: ParentTree | None) -> None:
         try:
             entries = list(list_dir(path))
         except OSError as exc:
             self.stats.warn(f"cannot list {path}: {exc.strerror or exc}")
             return
         # The parent's trees of the subdirectories, fetched a few ahead of the walk.
-        old_dirs = {
-            name: node.subtree
-            for name, node in old_nodes.items()
-            if node.type is NodeType.DIR and node.subtree is not None
-        }
+        old_dirs = parent.subtrees() if parent is not None else {}
         old_subtrees = Prefetch(
             self._tree_pool,
-            self.repo.load_tree,
+            self._load_parent_tree,
             [old_dirs[e.name] for e in entries if e.name in old_dirs],
         )
-        # Small files go to the file threads in batches: one hand-off per file would make
-        # this thread (which needs the GIL for every file) the bottleneck.
+        # Small files go to the worker processes in batches: one hand-off per file would
+        # make this thread (which needs the GIL for every file) the bottleneck.
         batch: list[tuple[Entry, int]] = []
         batch_bytes = 0
+        has_data = self._has_data
         for entry in entries:
             self._check_failed()
             entry_rel = f"{rel}/{entry.name}" if rel else entry.name
@@ -484,21 +479,20 @@ class Archiver:
             if kind not in (NodeType.FILE, NodeType.DIR, NodeType.SYMLINK):
                 self.stats.warn(f"skipped {entry.path}: {kind or 'unknown type'}, not stored")
                 continue
-            old = old_nodes.get(entry.name)
-            slot = job.add_slot()
             if kind is NodeType.FILE:
-                unchanged = self._unchanged(entry.st, self._resumed_file(entry_rel))
-                if unchanged is None:
-                    unchanged = self._unchanged(entry.st, old)
+                old = parent.get(entry.name) if parent is not None else None
+                resumed = self._resumed_files.get(entry_rel)
+                unchanged = unchanged_file(entry.name, entry.st, (old, resumed), has_data)
                 if unchanged is not None:
                     # Taken from the parent without reading: no need for a file thread.
-                    self.stats.add("files")
-                    self.stats.add("files_unmodified")
-                    self.stats.add("bytes_total", entry.st.st_size)
-                    if old is None or not matches(old, entry.st):
-                        old = file_node(entry.name, entry.st, unchanged, entry.st.st_size)
-                    job.complete(slot, old)
+                    counters = self.stats.counters.mine()
+                    counters["files"] += 1
+                    counters["files_unmodified"] += 1
+                    counters["bytes_total"] += entry.st.st_size
+                    job.add_done(unchanged)
                     continue
+            slot = job.add_slot()
+            if kind is NodeType.FILE:
                 if entry.st.st_size >= self._chunker.params.min_size or entry.st.st_nlink > 1:
                     self._submit_files(job, [(entry, slot)])  # (hard links: read once)
                     continue
@@ -508,7 +502,8 @@ class Archiver:
                     self._submit_small(job, batch)
                     batch, batch_bytes = [], 0
             elif kind is NodeType.SYMLINK:
-                job.complete(slot, self._symlink_node(entry, old))
+                old_link = parent.node(entry.name, kind) if parent is not None else None
+                job.complete(slot, self._symlink_node(entry, old_link))
             else:
                 if batch:
                     self._submit_small(job, batch)
@@ -519,19 +514,13 @@ class Archiver:
                 except BaseException:
                     job.complete(slot, None)
                     raise
-                old_tree_id = old.subtree if old is not None and old_tree is not None else None
-                resumed_tree, resumed_id = self._resumed_tree(entry_rel)
-                if resumed_tree is not None:  # newer than the parent snapshot's
-                    old_tree, old_tree_id = resumed_tree, resumed_id
+                old_dir = None
+                if parent is not None and old_tree is not None:
+                    old_dir = parent.node(entry.name, kind)
+                # (The interrupted run's tree is newer than the parent snapshot's.)
+                old_tree = self._resumed_tree(entry_rel) or old_tree
                 child = _DirJob(
-                    self,
-                    entry,
-                    job,
-                    slot,
-                    rel=entry_rel,
-                    old_node=old if old_tree is not None else None,
-                    old_tree=old_tree,
-                    old_tree_id=old_tree_id,
+                    self, entry, job, slot, rel=entry_rel, old_node=old_dir, old_tree=old_tree
                 )
                 try:
                     self._walk(entry.path, entry_rel, child, old_tree)
@@ -668,23 +657,8 @@ class Archiver:
         finally:
             self._file_slots.release()
 
-    def _unchanged(self, st: os.stat_result, old: Node | None) -> list[bytes] | None:
-        """The parent's content of an unchanged file, if all of it is still stored."""
-        if (
-            old is None
-            or old.type is not NodeType.FILE
-            or old.content is None
-            or old.size != st.st_size
-        ):
-            return None
-        if old.mtime.unix_ns != st.st_mtime_ns:
-            return None
-        if old.inode != st.st_ino and old.ctime.unix_ns != st.st_ctime_ns:
-            return None
-        content = list(old.content)
-        if not all(self.repo.has_blob(BlobType.DATA, b) for b in content):
-            return None
-        return content
+    def _has_data(self, blob_id: bytes) -> bool:
+        return self.repo.has_blob(BlobType.DATA, blob_id)
 
     def _archive_file(self, entry: Entry) -> Node | None:
         self.stats.current_file = entry.path

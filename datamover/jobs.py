@@ -44,6 +44,11 @@ class BackupOptions(BaseModel):
     )
     chunker: ChunkerParams = ChunkerParams()
     progress_interval: float = Field(default=1.0, gt=0, le=2.0)
+    scan_totals: bool = Field(
+        default=True,
+        description="count the source's files and bytes beside the backup, for progress "
+        "totals (leave it off when no one sees them: it walks the tree a second time)",
+    )
 
 
 class FinishedWork(BaseModel):

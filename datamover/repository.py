@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from contextlib import AbstractContextManager, contextmanager
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import structlog
 from pydantic import BaseModel
@@ -43,7 +43,7 @@ from datamover.keys import create_key, open_master_key
 from datamover.locks import Lock, locked
 from datamover.pack import PackBuilder, read_pack_header
 from datamover.snapshots import Snapshot
-from datamover.tree import Tree
+from datamover.tree import Node, Tree, tree_documents
 from datamover.unpacked import load_unpacked, save_unpacked
 
 __all__ = ["BlobType", "RepoCheckpoint", "RepoConfig", "RepoStats", "Repository"]
@@ -436,9 +436,17 @@ class Repository:
         return self.save_blob(BlobType.TREE, tree.to_json())[0]
 
     def load_tree(self, tree_id: bytes) -> Tree:
+        documents = self.load_tree_documents(tree_id)
+        try:
+            return Tree(nodes=[Node.from_json_dict(doc) for doc in documents])
+        except ValueError as exc:
+            raise BlobCorruptedError(tree_id.hex(), "?", f"not a valid tree: {exc}") from exc
+
+    def load_tree_documents(self, tree_id: bytes) -> list[dict[str, Any]]:
+        """A tree's nodes as their JSON objects (see `datamover.parent`)."""
         data = self.load_blob(BlobType.TREE, tree_id)
         try:
-            return Tree.from_json(data)
+            return tree_documents(data)
         except ValueError as exc:
             raise BlobCorruptedError(tree_id.hex(), "?", f"not a valid tree: {exc}") from exc
 

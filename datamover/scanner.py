@@ -146,16 +146,24 @@ def file_node(name: str, st: os.stat_result, content: list[bytes], size: int) ->
 
 
 def file_node_document(name: str, st: os.stat_result, size: int, content: list[bytes]) -> bytes:
-    """The JSON of a file's node, exactly as `Node.to_json_dict` of `node_fields` writes it
-    (with `size` and `content`), without building the node: small-file workers write one
-    per file, and validating a `Node` would cost more than reading and sealing the file."""
+    """The JSON of a file's node, exactly as `Node.to_json_dict` of `file_node` writes it,
+    without building the node: small-file workers write one per file, and validating a
+    `Node` would cost more than reading and sealing the file."""
+    return dumps(file_node_dict(name, st, size, [blob.hex() for blob in content]))
+
+
+def file_node_dict(name: str, st: os.stat_result, size: int, content: list[str]) -> dict[str, Any]:
+    """`file_node_document` as an object, with the content's ids already in hex."""
     doc: dict[str, Any] = {"name": go_quote(name), "type": "file"}
     mode = go_mode(st.st_mode)
     if mode:
         doc["mode"] = mode
-    doc["mtime"] = GoTime.from_unix_ns(st.st_mtime_ns).format()
-    doc["atime"] = GoTime.from_unix_ns(st.st_atime_ns).format()
-    doc["ctime"] = GoTime.from_unix_ns(st.st_ctime_ns).format()
+    doc["mtime"] = mtime = GoTime.from_unix_ns(st.st_mtime_ns).format()
+    # (A file's ctime and atime are often its mtime: formatted once.)
+    ctime_ns, atime_ns = st.st_ctime_ns, st.st_atime_ns
+    mtime_ns = st.st_mtime_ns
+    doc["atime"] = mtime if atime_ns == mtime_ns else GoTime.from_unix_ns(atime_ns).format()
+    doc["ctime"] = mtime if ctime_ns == mtime_ns else GoTime.from_unix_ns(ctime_ns).format()
     doc["uid"] = st.st_uid
     doc["gid"] = st.st_gid
     for key, value in (
@@ -168,8 +176,8 @@ def file_node_document(name: str, st: os.stat_result, size: int, content: list[b
     ):
         if value:
             doc[key] = value
-    doc["content"] = [blob.hex() for blob in content]
-    return dumps(doc)
+    doc["content"] = content
+    return doc
 
 
 def matches(node: Node, st: os.stat_result) -> bool:

@@ -216,20 +216,41 @@ class Node(BaseModel):
 
 
 class EncodedFile:
-    """A file's node as restic's JSON, built by a small-file worker: a tree (or checkpoint)
-    needs only this of it, and validating it again as a `Node` would cost this process
-    more than the worker's reading and sealing of the file."""
+    """A file's node as restic's JSON, without a `Node`: written by a small-file worker, or
+    taken unchanged from the parent snapshot's tree. A tree (or a checkpoint) needs only
+    this of it, and validating it as a `Node` would cost more than the rest of the file's
+    work (an incremental backup of 100,000 unchanged files spent a third of its time so)."""
 
-    __slots__ = ("content", "json", "name", "size")
+    __slots__ = ("_json", "_source", "content", "name", "size")
     type = NodeType.FILE
 
-    def __init__(self, name: str, size: int, content: list[bytes], json: bytes) -> None:
+    def __init__(
+        self,
+        name: str,
+        size: int,
+        content: list[bytes],
+        json: bytes | None = None,
+        *,
+        source: dict[str, Any] | None = None,
+    ) -> None:
+        if (json is None) == (source is None):
+            raise ValueError("an encoded file has its JSON either as bytes or as read")
         self.name = name
         self.size = size
         self.content = content
-        self.json = json
+        self._json = json
+        self._source = source
+
+    @property
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = dumps(self._source)
+        return self._json
 
     def to_json_dict(self) -> dict[str, Any]:
+        """The node's JSON: the very object it was read as, if it was."""
+        if self._source is not None:
+            return self._source
         document: dict[str, Any] = loads(self.json)
         return document
 
@@ -253,5 +274,15 @@ class Tree(BaseModel):
 
     @classmethod
     def from_json(cls, data: bytes) -> Tree:
-        doc = loads(data)
-        return cls(nodes=[Node.from_json_dict(node) for node in doc.get("nodes") or []])
+        return cls(nodes=[Node.from_json_dict(node) for node in tree_documents(data)])
+
+
+def tree_documents(data: bytes) -> list[dict[str, Any]]:
+    """The nodes of a tree blob as JSON objects; ValueError if it is not a tree."""
+    doc = loads(data)
+    nodes = doc.get("nodes") if isinstance(doc, dict) else None
+    if nodes is None:
+        nodes = []
+    if not isinstance(nodes, list) or not all(isinstance(node, dict) for node in nodes):
+        raise ValueError("a tree's nodes must be a list of objects")
+    return nodes

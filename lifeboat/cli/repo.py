@@ -229,6 +229,7 @@ def backup(
 ) -> None:
     """Back up DIRECTORY into a new snapshot."""
     settings = _settings(ctx, **given)
+    display = ProgressDisplay.for_backup(enabled=not settings.json_output)
     options = BackupOptions(
         files=files,
         processes=processes,
@@ -239,11 +240,11 @@ def backup(
         parent=None if force else (parent or "latest"),
         exclude=excludes,
         progress_interval=checkpoint_interval,
+        scan_totals=display.shown,
     )
     resume_from = (
         BackupCheckpoint.model_validate_json(resume_file.read_bytes()) if resume_file else None
     )
-    display = ProgressDisplay.for_backup(enabled=not settings.json_output)
 
     def on_progress(progress: BackupProgress) -> None:
         display.backup(progress)

@@ -39,6 +39,11 @@ class ProgressDisplay:
             )
             self._task = self._progress.add_task("", total=None)
 
+    @property
+    def shown(self) -> bool:
+        """Whether a progress bar is shown (on a terminal), so totals are worth counting."""
+        return self._progress is not None
+
     @classmethod
     def for_backup(cls, *, enabled: bool) -> ProgressDisplay:
         return cls("backup", enabled=enabled)
