@@ -200,12 +200,16 @@ def bench_dataset(
         seconds, rss = tool.backup(source)
         runs.append(Run(name, "incremental", tool.name, seconds, size, rss))
         print(_line(runs[-1]), flush=True)
-    for tool in tools:
-        target = workdir / f"restore-{tool.name}"
+    # Both restores before either target is removed: ext4 allocates inodes slowly right
+    # after many were freed (it skips recently deleted ones), which would tax the second
+    # tool for the first one's clean-up.
+    targets = [workdir / f"restore-{tool.name}" for tool in tools]
+    for tool, target in zip(tools, targets, strict=True):
         shutil.rmtree(target, ignore_errors=True)
         seconds, rss = tool.restore(target)
         runs.append(Run(name, "restore", tool.name, seconds, size, rss))
         print(_line(runs[-1]), flush=True)
+    for target in targets:
         shutil.rmtree(target, ignore_errors=True)
     for tool in tools:
         prefix = tool.repo.split("/", 4)[-1]

@@ -24,21 +24,25 @@ worker processes.
 from __future__ import annotations
 
 import fnmatch
-import gc
 import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from datamover.backend.base import FileType
-from datamover.budget import MemoryPlan, limit_allocator_arenas, plan_memory
+from datamover.budget import (
+    MemoryPlan,
+    limit_allocator_arenas,
+    long_lived_objects_frozen,
+    plan_memory,
+    plan_with_workers,
+)
 from datamover.chunker import Chunker
 from datamover.counters import ThreadCounters
 from datamover.ids import hash_bytes
@@ -64,15 +68,18 @@ from datamover.scanner import (
 )
 from datamover.smallfiles import (
     GROWN,
+    HANDLER,
     UNREADABLE,
     SealSettings,
     SmallFileResult,
-    SmallFileWorkers,
+    memory_per_worker,
     read_and_seal,
     read_small,
+    seal_setup,
 )
 from datamover.snapshots import Snapshot
 from datamover.tree import EncodedFile, Node, NodeType, encode_tree
+from datamover.workerpool import WorkerPool
 
 log = structlog.get_logger(__name__)
 
@@ -81,7 +88,6 @@ _COUNTED = ("files", "files_unmodified", "dirs", "bytes_read", "bytes_new", "byt
 _SMALL_BATCH_FILES = 128
 _SMALL_BATCH_BYTES = 4 * 1024 * 1024
 """Small files go to a worker process in batches of at most this many files or bytes."""
-_MAX_PROCESSES = 8
 _RESUME_MAX_DIRS = 5000
 _RESUME_MAX_BLOBS = 2048
 """Bounds of a checkpoint's finished work (~150 KiB of JSON): a resumed run re-reads the
@@ -241,7 +247,7 @@ class Archiver:
         self._resume_from = resume_from
         self._chunker = Chunker(options.chunker)
         self._workers = max(2, (os.cpu_count() or 2) + 1)
-        self._small_files: SmallFileWorkers | None = None
+        self._small_files: WorkerPool | None = None
         self._processes, plan = self._plan_memory()
         self._read_budget, self._flight_budget = plan.budgets()
         self._failure: BaseException | None = None
@@ -265,31 +271,22 @@ class Archiver:
         self._resumed_files = finished.files
 
     def _plan_memory(self) -> tuple[int, MemoryPlan]:
-        """The memory plan, and how many small-file worker processes it leaves room for:
-        the limit bounds them too. Without a number set, one per CPU (at most
-        `_MAX_PROCESSES`), fewer if the limit is tight; none at all costs speed only."""
+        """The memory plan, and how many small-file worker processes fit in it."""
         options, repo = self.options, self.repo
-        wanted = options.processes
-        processes = wanted if wanted is not None else min(_cpus(), _MAX_PROCESSES)
-        while True:
-            try:
-                plan = plan_memory(
-                    options.memory_limit_mib,
-                    pack_size=repo.pack_size,
-                    # Two open packs, and each pending upload joins its pack into one more.
-                    pack_buffers=2 + 2 * repo.max_pending_packs,
-                    max_chunk=options.chunker.max_size,
-                    workers=self._workers,
-                    # Hard-linked small files, read whole by the file threads.
-                    unbudgeted=options.files * options.chunker.min_size
-                    + processes * SmallFileWorkers.memory_per_worker(_SMALL_BATCH_BYTES),
-                )
-            except ValueError:
-                if wanted is not None or processes == 0:
-                    raise
-                processes -= 1
-                continue
-            return processes, plan
+        return plan_with_workers(
+            options.processes,
+            memory_per_worker(_SMALL_BATCH_BYTES),
+            lambda workers_memory: plan_memory(
+                options.memory_limit_mib,
+                pack_size=repo.pack_size,
+                # Two open packs, and each pending upload joins its pack into one more.
+                pack_buffers=2 + 2 * repo.max_pending_packs,
+                max_chunk=options.chunker.max_size,
+                workers=self._workers,
+                # Hard-linked small files, read whole by the file threads.
+                unbudgeted=options.files * options.chunker.min_size + workers_memory,
+            ),
+        )
 
     # -- failure handling -------------------------------------------------------------
 
@@ -364,7 +361,7 @@ class Archiver:
     # -- the run ----------------------------------------------------------------------
 
     def run(self, source: str) -> BackupResult:
-        with _long_lived_objects_frozen():
+        with long_lived_objects_frozen():
             return self._run(source)
 
     def _run(self, source: str) -> BackupResult:
@@ -556,13 +553,13 @@ class Archiver:
                 job.complete(slot, None)
             raise
 
-    def _small_file_workers(self) -> SmallFileWorkers | None:
+    def _small_file_workers(self) -> WorkerPool | None:
         """The worker processes, started with the first small file (the walk's thread)."""
         if self._small_files is None and self._processes > 0:
             settings = SealSettings(
                 self.repo.key, self.repo.compression_level, self._chunker.params.min_size
             )
-            self._small_files = SmallFileWorkers(settings, self._processes)
+            self._small_files = WorkerPool(HANDLER, seal_setup(settings), self._processes)
         return self._small_files
 
     def _stop_small_files(self, *, kill: bool = False) -> None:
@@ -814,35 +811,6 @@ def resume_repository(repo: Repository, checkpoint: BackupCheckpoint) -> None:
     repo.resume(
         RepoCheckpoint(packs=[*checkpoint.repo.packs, *orphans], indexes=checkpoint.repo.indexes)
     )
-
-
-@contextmanager
-def _long_lived_objects_frozen() -> Iterator[None]:
-    """What exists when a backup starts (modules, the repository's index: a tuple per blob)
-    lives as long as the backup: frozen, the cycle collector stops scanning it again at
-    every full collection, which took ~5% of a backup of many small files."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-def _cpus() -> int:
-    """The CPUs this process may use: its affinity (a container's cpuset), and a cgroup v2
-    CPU quota (a Kubernetes CPU limit), not the host's count."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    try:
-        with open("/sys/fs/cgroup/cpu.max") as f:
-            quota, period = f.read().split()[:2]
-        if quota != "max":
-            cpus = min(cpus, max(1, -(-int(quota) // int(period))))
-    except (OSError, ValueError):
-        pass
-    return cpus
 
 
 def backup_tree(

@@ -169,6 +169,16 @@ _parse_cached = lru_cache(maxsize=16384)(GoTime.parse)
 """Trees repeat timestamps (a file's ctime is often its mtime); a GoTime is immutable."""
 
 
+def unix_ns_of(text: object) -> int:
+    """The instant of a time as a tree writes it (absent: Go's zero time); ValueError or
+    TypeError if it is not one."""
+    if text is None:
+        return ZERO_TIME.unix_ns
+    if not isinstance(text, str):
+        raise TypeError(f"a time must be a string, not {type(text).__name__}")
+    return _parse_cached(text).unix_ns
+
+
 def _local_offset(unix_s: int) -> int:
     if time.timezone == 0 and not time.daylight and time.tzname[0] == "UTC":
         return 0  # the usual zone of a container: no lookup per timestamp

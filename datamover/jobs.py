@@ -16,6 +16,9 @@ from datamover.chunker import ChunkerParams
 from datamover.repository import RepoCheckpoint
 
 MemoryLimitMiB = Field(default=DEFAULT_LIMIT_MIB, ge=MIN_LIMIT_MIB, le=MAX_LIMIT_MIB)
+_PROCESSES: dict[str, Any] = {"ge": 0, "le": 64}
+"""Bounds of a number of worker processes (see `datamover.workerpool`): 0 for none, their
+work then done by threads; None for one per CPU this process may use."""
 
 
 class BackupOptions(BaseModel):
@@ -23,11 +26,7 @@ class BackupOptions(BaseModel):
 
     files: int = Field(default=24, ge=1, le=1024, description="files processed at once")
     processes: int | None = Field(
-        default=None,
-        ge=0,
-        le=64,
-        description="worker processes that read and seal small files (0: none, they are "
-        "read by file threads); default: one per CPU this process may use",
+        default=None, **_PROCESSES, description="processes reading small files; None: per CPU"
     )
     memory_limit_mib: int = MemoryLimitMiB
     tags: tuple[str, ...] = ()
@@ -111,6 +110,9 @@ class RestoreOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     files: int = Field(default=16, ge=1, le=1024, description="packs downloaded at once")
+    processes: int | None = Field(
+        default=None, **_PROCESSES, description="processes writing small files; None: per CPU"
+    )
     memory_limit_mib: int = MemoryLimitMiB
     include: str | None = Field(
         default=None, description="restore only this path inside the snapshot"

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from datamover.gotime import GoTime
 from datamover.jsonfmt import dumps, go_unquote
 from datamover.scanner import file_node_dict
-from datamover.tree import EncodedFile, Node, NodeType
+from datamover.tree import EncodedFile, Node, NodeType, subtree_id
 
 NodeDocument = dict[str, Any]
 """A node as restic's JSON."""
@@ -37,16 +37,9 @@ class ParentTree:
         return self._by_name.get(name)
 
     def subtrees(self) -> dict[str, bytes]:
-        """The tree id of each subdirectory, by name."""
-        found: dict[str, bytes] = {}
-        for name, doc in self._by_name.items():
-            subtree = doc.get("subtree")
-            if doc.get("type") == "dir" and isinstance(subtree, str):
-                try:
-                    found[name] = bytes.fromhex(subtree)
-                except ValueError:
-                    continue  # a damaged entry: the directory is read as new
-        return found
+        """The tree id of each subdirectory, by name (a damaged one is read as new)."""
+        ids = ((name, subtree_id(doc)) for name, doc in self._by_name.items())
+        return {name: tree_id for name, tree_id in ids if tree_id is not None}
 
     def node(self, name: str, kind: NodeType) -> Node | None:
         """The entry as a `Node`, if it is one of `kind` and valid."""

@@ -15,31 +15,59 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import os
 import stat
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import structlog
 
 from datamover.backend.base import FileType
 from datamover.blobs import BlobType, PackedBlob
-from datamover.budget import ByteBudget, limit_allocator_arenas, plan_memory
+from datamover.budget import (
+    ByteBudget,
+    MemoryPlan,
+    limit_allocator_arenas,
+    long_lived_objects_frozen,
+    plan_memory,
+    plan_with_workers,
+)
 from datamover.counters import ThreadCounters
 from datamover.errors import DatamoverError, SnapshotNotFoundError
+from datamover.filewrite import (
+    WHOLE_FILE_WRITER,
+    Metadata,
+    UnsafeNameError,
+    WholeFile,
+    WriteAnswer,
+    apply_metadata,
+    create_file,
+    is_zero,
+    pwrite_all,
+    whole_file_writer_setup,
+)
+from datamover.gotime import unix_ns_of
+from datamover.ids import ID_SIZE
 from datamover.jobs import RestoreOptions, RestoreProgress, RestoreProgressCallback, RestoreResult
+from datamover.jsonfmt import go_unquote
 from datamover.prefetch import Prefetch
 from datamover.repository import Repository, decode_blob
-from datamover.tree import Node, NodeType, Tree, posix_permissions
+from datamover.tree import Node, NodeType, Tree, posix_permissions, subtree_id
+from datamover.workerpool import REQUESTS_PER_WORKER, WORKER_BASELINE, WorkerPool
 
 log = structlog.get_logger(__name__)
 
 _GAP = 1024 * 1024
 """Blobs closer than this in a pack are fetched with one request (the gap is read too)."""
 _MAX_RANGE = 8 * 1024 * 1024
+_FLUSH_FILES = 2000
+"""Files planned between two hand-offs to the fetch threads."""
 _WRITERS = 2
 """Workers that verify and write at once; the others download meanwhile. Writing a small
 file lets go of the GIL six times (open, write, chown, chmod, utime, close): sixteen
@@ -47,47 +75,81 @@ threads taking it back in turn spent more system time in futex calls than in the
 (20,000 files: 4-8 s of system time, 2.4-4.2 s with two writers)."""
 
 
-class UnsafeNameError(DatamoverError):
-    """A name in the snapshot could make the restore write outside its target."""
-
-
 def check_name(name: str) -> None:
     if name in ("", ".", "..") or "/" in name or "\0" in name:
         raise UnsafeNameError(f"refusing unsafe name {name!r} in the snapshot")
 
 
-@dataclass(frozen=True, slots=True)
-class _Metadata:
-    """What restore applies to a file or directory; kept instead of the whole node, so a
-    plan of a million files stays small."""
+class _FilePlan(NamedTuple):
+    """What restore needs of a file's node."""
 
-    permissions: int
-    uid: int
-    gid: int
-    atime_ns: int
-    mtime_ns: int
+    name: str
+    size: int
+    content: list[bytes]
+    links: int
+    inode: int
+    device_id: int
+    meta: Metadata
 
     @classmethod
-    def of(cls, node: Node) -> _Metadata:
+    def of_node(cls, node: Node) -> _FilePlan:
+        content = node.content or []
         return cls(
-            posix_permissions(node.mode),
-            node.uid,
-            node.gid,
-            node.atime.unix_ns,
-            node.mtime.unix_ns,
-        )
+            node.name, node.size, content, node.links, node.inode, node.device_id,
+            Metadata.of(node),
+        )  # fmt: skip
+
+    @classmethod
+    def of_document(cls, name: str, doc: dict[str, Any]) -> _FilePlan | None:
+        """Read from the node's JSON without validating a `Node` (which cost a restore of
+        many small files a sixth of its time); None if anything in it is unusual: the
+        caller then validates it as a `Node`, which says what is wrong."""
+        numbers = [doc.get(key, 0) for key in _FILE_NUMBERS]
+        if not all(type(number) is int for number in numbers):
+            return None
+        hex_ids = doc.get("content") or []
+        if not isinstance(hex_ids, list):
+            return None
+        try:
+            content = [bytes.fromhex(hex_id) for hex_id in hex_ids]
+            atime, mtime = unix_ns_of(doc.get("atime")), unix_ns_of(doc.get("mtime"))
+        except (TypeError, ValueError):
+            return None
+        if any(len(blob_id) != ID_SIZE for blob_id in content):
+            return None
+        size, links, inode, device_id, mode, uid, gid = numbers
+        meta = Metadata(posix_permissions(mode), uid, gid, atime, mtime)
+        return cls(name, size, content, links, inode, device_id, meta)
+
+
+_FILE_NUMBERS = ("size", "links", "inode", "device_id", "mode", "uid", "gid")
+
+
+def _node(doc: dict[str, Any]) -> Node:
+    """A directory's or symlink's node, validated; InvalidNodeError if it is not one."""
+    try:
+        return Node.from_json_dict(doc)
+    except ValueError as exc:
+        reason = str(exc).splitlines()[0]
+        raise InvalidNodeError(f"not a valid node ({reason})") from exc
+
+
+class InvalidNodeError(DatamoverError):
+    """A node in a tree is not what restic writes."""
 
 
 class _FileState:
     """A file being filled; finished (metadata applied) when its last blob is written."""
 
-    __slots__ = ("created", "failed", "lock", "meta", "path", "remaining", "size")
+    __slots__ = ("created", "failed", "lock", "meta", "path", "remaining", "single", "size")
 
-    def __init__(self, path: str, size: int, meta: _Metadata, remaining: int) -> None:
+    def __init__(self, path: str, size: int, meta: Metadata, remaining: int) -> None:
         self.path = path
         self.size = size
         self.meta = meta
         self.remaining = remaining
+        self.single = remaining == 1
+        """One blob fills it: a worker process can write it whole."""
         self.failed = False
         self.created = False
         self.lock = threading.Lock()
@@ -132,20 +194,38 @@ class Restorer:
         self._owner = options.owner if options.owner is not None else os.geteuid() == 0
         self.stats = _Stats()
         self._needs: dict[bytes, dict[PackedBlob, list[_Target]]] = {}
-        self._dirs: list[tuple[str, _Metadata]] = []
+        self._dirs: list[tuple[str, Metadata]] = []
         self._tree_pool = ThreadPoolExecutor(4, thread_name_prefix="restore-tree")
         self._inodes: dict[tuple[int, int], tuple[_FileState, list[bytes]]] = {}
         self._links: list[tuple[_FileState, _FileState]] = []
-        plan = plan_memory(
-            options.memory_limit_mib,
-            pack_size=0,
-            pack_buffers=0,
-            max_chunk=_MAX_RANGE,
-            workers=1,
-        )
+        self._processes, plan = self._plan_memory()
+        self._pool: WorkerPool | None = None
+        # (Its threads start with the first fetch.)
+        self._fetcher = ThreadPoolExecutor(options.files, thread_name_prefix="restore")
+        self._fetches: list[Future[None]] = []
+        self._planned_since_flush = 0
+        self._locks_confirmed = False
         self._budget = ByteBudget(plan.in_flight + plan.read_buffers)
         self._writers = threading.BoundedSemaphore(_WRITERS)
         self._started = time.monotonic()
+
+    def _plan_memory(self) -> tuple[int, MemoryPlan]:
+        """The memory plan, and how many worker processes fit in it."""
+        options = self.options
+        # A worker holds its ranges in flight, each as read and as written.
+        per_worker = WORKER_BASELINE + REQUESTS_PER_WORKER * 3 * (_MAX_RANGE + _GAP)
+        return plan_with_workers(
+            options.processes,
+            per_worker,
+            lambda workers_memory: plan_memory(
+                options.memory_limit_mib,
+                pack_size=0,
+                pack_buffers=0,
+                max_chunk=_MAX_RANGE,
+                workers=1,
+                unbudgeted=workers_memory,
+            ),
+        )
 
     # -- the run ----------------------------------------------------------------------
 
@@ -155,19 +235,19 @@ class Restorer:
         tree, root_node = self._select(self.repo.load_tree(snapshot.tree))
         os.makedirs(target, exist_ok=True)
         root = os.path.realpath(target)
-        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            self._plan_dir(root_fd, root, tree)
-        finally:
-            os.close(root_fd)
-            self._tree_pool.shutdown(wait=False, cancel_futures=True)
-        self.repo.confirm_locks()
-        self._fetch_all()
+        with long_lived_objects_frozen(), self._fetching():
+            root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                self._plan_dir(root_fd, root, [node.to_json_dict() for node in tree.nodes])
+            finally:
+                os.close(root_fd)
+                self._tree_pool.shutdown(wait=False, cancel_futures=True)
+            self._flush()
         self._make_hard_links()
         for path, meta in reversed(self._dirs):
             self._apply_dir_metadata(path, meta)
         if root_node is not None:
-            self._apply_dir_metadata(root, _Metadata.of(root_node))
+            self._apply_dir_metadata(root, Metadata.of(root_node))
         self._report()
         stats = self.stats
         done = stats.counters.total()
@@ -203,39 +283,46 @@ class Restorer:
 
     # -- planning: directories, symlinks and empty files ------------------------------
 
-    def _plan_dir(self, dir_fd: int, path: str, tree: Tree) -> None:
+    def _plan_dir(self, dir_fd: int, path: str, documents: list[dict[str, Any]]) -> None:
+        """Plan a directory's entries from its tree's JSON: files (most entries) are read
+        from it directly, the others validated as `Node`s."""
+        ids = [subtree_id(doc) for doc in documents]
         subtrees = Prefetch(
-            self._tree_pool,
-            self.repo.load_tree,
-            [n.subtree for n in tree.nodes if n.type is NodeType.DIR and n.subtree is not None],
+            self._tree_pool, self.repo.load_tree_documents, [i for i in ids if i is not None]
         )
         seen: set[str] = set()
-        for node in tree.nodes:
+        for doc, subtree in zip(documents, ids, strict=True):
+            raw_name = doc.get("name")
+            name = go_unquote(raw_name) if isinstance(raw_name, str) else ""
             try:
-                check_name(node.name)
-                if node.name in seen:
-                    raise UnsafeNameError(f"refusing duplicate name {node.name!r} in {path}")
-                seen.add(node.name)
+                check_name(name)
+                if name in seen:
+                    raise UnsafeNameError(f"refusing duplicate name {name!r} in {path}")
+                seen.add(name)
             except UnsafeNameError as exc:
                 self.stats.error(str(exc))
                 continue
-            child = os.path.join(path, node.name)
+            child = os.path.join(path, name)
+            kind = doc.get("type")
             try:
-                if node.type is NodeType.DIR:
-                    subtree = subtrees.get(node.subtree) if node.subtree else None
-                    self._plan_subdir(dir_fd, child, node, subtree)
-                elif node.type is NodeType.FILE:
-                    self._plan_file(dir_fd, child, node)
-                elif node.type is NodeType.SYMLINK:
-                    self._make_symlink(dir_fd, child, node)
+                if kind == NodeType.FILE:
+                    plan = _FilePlan.of_document(name, doc)
+                    self._plan_file(dir_fd, child, plan or _FilePlan.of_node(_node(doc)))
+                elif kind == NodeType.DIR:
+                    documents_below = subtrees.get(subtree) if subtree is not None else None
+                    self._plan_subdir(dir_fd, child, _node(doc), documents_below)
+                elif kind == NodeType.SYMLINK:
+                    self._make_symlink(dir_fd, child, _node(doc))
                 else:
-                    self.stats.warnings.append(f"skipped {child}: {node.type} is not restored")
+                    self.stats.warnings.append(f"skipped {child}: {kind} is not restored")
             except OSError as exc:
                 self.stats.error(f"cannot restore {child}: {exc.strerror or exc}")
             except DatamoverError as exc:
                 self.stats.error(f"cannot restore {child}: {exc}")
 
-    def _plan_subdir(self, dir_fd: int, path: str, node: Node, subtree: Tree | None) -> None:
+    def _plan_subdir(
+        self, dir_fd: int, path: str, node: Node, documents: list[dict[str, Any]] | None
+    ) -> None:
         name = node.name
         with contextlib.suppress(FileExistsError):
             os.mkdir(name, 0o700, dir_fd=dir_fd)
@@ -250,18 +337,18 @@ class Restorer:
                 ) from exc
             raise
         try:
-            self._dirs.append((path, _Metadata.of(node)))
+            self._dirs.append((path, Metadata.of(node)))
             self.stats.dirs += 1
-            if subtree is not None:
-                self._plan_dir(fd, path, subtree)
+            if documents is not None:
+                self._plan_dir(fd, path, documents)
         finally:
             os.close(fd)
 
-    def _plan_file(self, dir_fd: int, path: str, node: Node) -> None:
+    def _plan_file(self, dir_fd: int, path: str, node: _FilePlan) -> None:
         """Plan a file's blobs; it is created by the first write (in parallel), or here
         when it has no content."""
-        content = node.content or []
-        state = _FileState(path, node.size, _Metadata.of(node), len(content))
+        content = node.content
+        state = _FileState(path, node.size, node.meta, len(content))
         self.stats.files_total += 1
         if node.links > 1 and node.inode:
             # restic records each hard link as a file node with the same inode; the first
@@ -285,8 +372,11 @@ class Restorer:
             offset += blob.plaintext_length
         for pack_id, blob, target in placed:
             self._needs.setdefault(pack_id, {}).setdefault(blob, []).append(target)
+        self._planned_since_flush += 1
+        if self._planned_since_flush >= _FLUSH_FILES:
+            self._flush()
         if not content:
-            os.close(_create_file(node.name, dir_fd))
+            os.close(create_file(node.name, dir_fd))
             state.created = True
             self._finish_file(state)
 
@@ -324,30 +414,59 @@ class Restorer:
 
     # -- fetching: one range of a pack at a time per worker ---------------------------
 
-    def _fetch_all(self) -> None:
+    @contextmanager
+    def _fetching(self) -> Iterator[None]:
+        """Fetch what the plan needs while it goes on (see `_flush`); on leaving, wait for
+        every fetch, then stop the threads and worker processes."""
         stop = threading.Event()
         reporter = threading.Thread(target=self._report_loop, args=(stop,), daemon=True)
         reporter.start()
+        failed = False
         try:
-            needs, self._needs = self._needs, {}
-            # Ranges, not packs, are the unit of work: a backup of small files fills a few
-            # packs with thousands of files each, and one worker per pack left most idle.
-            runs = [
-                (pack_id.hex(), run, blobs)
-                for pack_id, blobs in needs.items()
-                for run in _ranges(sorted(blobs, key=lambda b: b.offset))
-            ]
-            with ThreadPoolExecutor(self.options.files, thread_name_prefix="restore") as pool:
-                for _ in pool.map(self._fetch_run, runs):
-                    pass
+            yield
+            for fetch in self._fetches:
+                fetch.result()
+        except BaseException:
+            failed = True
+            raise
         finally:
+            self._fetcher.shutdown(wait=True, cancel_futures=failed)
+            if self._pool is not None:
+                self._pool.close(kill=failed)
             stop.set()
             reporter.join()
+
+    def _flush(self) -> None:
+        """Hand what was planned since the last flush to the fetch threads, one range of a
+        pack each. Ranges, not packs, are the unit of work: a backup of small files fills a
+        few packs with thousands of files each, and one thread per pack left most idle.
+        (A blob needed again by a later flush is fetched again: a backup stores the files
+        of a directory together, so that is rare.)"""
+        needs, self._needs = self._needs, {}
+        self._planned_since_flush = 0
+        if not needs:
+            return
+        if not self._locks_confirmed:  # before the first pack is read
+            self.repo.confirm_locks()
+            self._locks_confirmed = True
+        if self._pool is None and self._processes and any(_one_blob_files(needs)):
+            self._pool = WorkerPool(
+                WHOLE_FILE_WRITER,
+                whole_file_writer_setup(self.repo.key, owner=self._owner),
+                self._processes,
+            )
+        gc.freeze()  # what was planned lives until the end (see `long_lived_objects_frozen`)
+        for pack_id, blobs in needs.items():
+            for run in _ranges(sorted(blobs, key=lambda b: b.offset)):
+                self._fetches.append(
+                    self._fetcher.submit(self._fetch_run, (pack_id.hex(), run, blobs))
+                )
 
     def _fetch_run(
         self, item: tuple[str, list[PackedBlob], dict[PackedBlob, list[_Target]]]
     ) -> None:
-        """Read one range of a pack; verify and write each of its blobs."""
+        """Read one range of a pack; verify and write each of its blobs: blobs that each
+        fill whole files in a worker process, the others here."""
         pack_hex, run, blobs = item
         start = run[0].offset
         length = run[-1].offset + run[-1].length - start
@@ -357,9 +476,24 @@ class Restorer:
             except DatamoverError as exc:
                 self._fail_blobs(run, blobs, str(exc))
                 return
-            view = memoryview(data)
-            with self._writers:
-                self._write_run(pack_hex, run, blobs, view, start)
+            pool = self._pool
+            whole: list[PackedBlob] = []
+            if pool is not None:
+                whole = [blob for blob in run if all(t.file.single for t in blobs[blob])]
+            written = threading.Event()
+            if pool is not None and whole:
+                files = [(blob, self._whole_files(blobs[blob])) for blob in whole]
+                pool.submit(
+                    (pack_hex, data, start, files),
+                    lambda answer: self._whole_files_written(whole, blobs, answer, written),
+                )
+                taken = set(whole)
+                run = [blob for blob in run if blob not in taken]
+            if run:
+                with self._writers:
+                    self._write_run(pack_hex, run, blobs, memoryview(data), start)
+            if whole:
+                written.wait()  # (the range's bytes stay budgeted until then)
 
     def _write_run(
         self,
@@ -379,6 +513,40 @@ class Restorer:
             for target in blobs[blob]:
                 self._write(target, plain)
 
+    @staticmethod
+    def _whole_files(targets: list[_Target]) -> list[WholeFile]:
+        return [(t.file.path, t.file.size, tuple(t.file.meta)) for t in targets]
+
+    def _whole_files_written(
+        self,
+        whole: list[PackedBlob],
+        blobs: dict[PackedBlob, list[_Target]],
+        answer: WriteAnswer | BaseException,
+        written: threading.Event,
+    ) -> None:
+        """Account for what a worker wrote (and finished: metadata included)."""
+        try:
+            counters = self.stats.counters.mine()
+            for index, blob in enumerate(whole):
+                targets = blobs[blob]
+                reasons = (
+                    [str(answer)] * len(targets)
+                    if isinstance(answer, BaseException)
+                    else answer[index]
+                )
+                for target, reason in zip(targets, reasons, strict=True):
+                    state = target.file
+                    with state.lock:
+                        state.remaining = 0
+                        state.created = True
+                    if reason is not None:
+                        self._file_failed(state, reason)
+                        continue
+                    counters["files"] += 1
+                    counters["bytes_written"] += blob.plaintext_length
+        finally:
+            written.set()
+
     def _fail_blobs(
         self, run: list[PackedBlob], blobs: dict[PackedBlob, list[_Target]], reason: str
     ) -> None:
@@ -393,12 +561,12 @@ class Restorer:
         try:
             if not state.failed:
                 try:
-                    zero = _is_zero(data)
+                    zero = is_zero(data)
                     # A file written whole by this blob needs no truncate to its size first.
                     whole = not zero and target.offset == 0 and len(data) == state.size
                     fd = self._open_for_write(state, sized=not whole)
                     if not zero:
-                        _pwrite_all(fd, data, target.offset)
+                        pwrite_all(fd, data, target.offset)
                     self.stats.counters.add("bytes_written", len(data))
                 except OSError as exc:
                     self._file_failed(state, exc.strerror or str(exc))
@@ -415,7 +583,7 @@ class Restorer:
         open it."""
         with state.lock:
             if not state.created:
-                fd = _create_file(state.path)
+                fd = create_file(state.path)
                 try:
                     if sized:
                         os.ftruncate(fd, state.size)
@@ -460,7 +628,7 @@ class Restorer:
         if not state.failed:
             self.stats.counters.add("files")
 
-    def _apply_dir_metadata(self, path: str, meta: _Metadata) -> None:
+    def _apply_dir_metadata(self, path: str, meta: Metadata) -> None:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
             try:
@@ -470,11 +638,8 @@ class Restorer:
         except OSError as exc:
             self.stats.error(f"cannot set metadata of {path}: {exc.strerror or exc}")
 
-    def _apply_metadata(self, fd: int, meta: _Metadata) -> None:
-        if self._owner:
-            os.fchown(fd, meta.uid, meta.gid)
-        os.fchmod(fd, meta.permissions)
-        os.utime(fd, ns=(meta.atime_ns, meta.mtime_ns))
+    def _apply_metadata(self, fd: int, meta: Metadata) -> None:
+        apply_metadata(fd, meta, owner=self._owner)
 
     # -- progress ---------------------------------------------------------------------
 
@@ -496,31 +661,12 @@ class Restorer:
         self._progress(progress)
 
 
-def _create_file(name: str, dir_fd: int | None = None) -> int:
-    """Create (or truncate) a file; a symlink in its place is refused, never followed.
-
-    Directories on the way were created by the plan and opened with O_NOFOLLOW, and no name
-    appears twice in a directory, so only the last component needs the check."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        return os.open(name, flags, 0o600, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UnsafeNameError(f"refusing to write through the symlink {name!r}") from exc
-        raise
-
-
-def _is_zero(data: bytes) -> bool:
-    """All-zero blobs are left as holes: the file was created sparse at its full size."""
-    return data[:1] == b"\0" and data[-1:] == b"\0" and data == bytes(len(data))
-
-
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view = view[written:]
-        offset += written
+def _one_blob_files(needs: dict[bytes, dict[PackedBlob, list[_Target]]]) -> Iterator[bool]:
+    """Whether each needed file is filled by one blob (see `_FileState.single`)."""
+    for blobs in needs.values():
+        for targets in blobs.values():
+            for target in targets:
+                yield target.file.single
 
 
 def _ranges(blobs: list[PackedBlob]) -> Iterator[list[PackedBlob]]:

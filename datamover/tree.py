@@ -277,6 +277,17 @@ class Tree(BaseModel):
         return cls(nodes=[Node.from_json_dict(node) for node in tree_documents(data)])
 
 
+def subtree_id(document: dict[str, Any]) -> bytes | None:
+    """The tree id of a directory's node JSON; None for other nodes, or a damaged id."""
+    subtree = document.get("subtree")
+    if document.get("type") != NodeType.DIR or not isinstance(subtree, str):
+        return None
+    try:
+        return bytes.fromhex(subtree)
+    except ValueError:
+        return None
+
+
 def tree_documents(data: bytes) -> list[dict[str, Any]]:
     """The nodes of a tree blob as JSON objects; ValueError if it is not a tree."""
     doc = loads(data)

@@ -152,6 +152,13 @@ def repo(
     ctx.obj = RepoContext(repo=repo, password_file=password_file, json_output=json_output)
 
 
+_processes_option = click.option(
+    "--processes",
+    type=click.IntRange(0, 64),
+    help="worker processes for small files (default: one per CPU; 0: none)",
+)
+
+
 @repo.command()
 @_common_options
 @click.pass_context
@@ -180,11 +187,7 @@ def init(ctx: click.Context, /, **given: Any) -> None:
 @click.option("--force", is_flag=True, help="read every file, ignore the parent snapshot")
 @click.option("--exclude", "excludes", multiple=True, help="glob of relative paths to skip")
 @click.option("--files", type=click.IntRange(1, 1024), default=24, help="files read at once")
-@click.option(
-    "--processes",
-    type=click.IntRange(0, 64),
-    help="worker processes that read small files (default: one per CPU; 0: none)",
-)
+@_processes_option
 @click.option(
     "--memory-limit", type=click.IntRange(512, 8192), default=1024, help="memory limit, MiB"
 )
@@ -273,6 +276,7 @@ def backup(
 @click.option("--target", "-t", required=True, type=click.Path(file_okay=False))
 @click.option("--include", help="restore only this path inside the snapshot")
 @click.option("--files", type=click.IntRange(1, 1024), default=16, help="packs read at once")
+@_processes_option
 @click.option(
     "--memory-limit", type=click.IntRange(512, 8192), default=1024, help="memory limit, MiB"
 )
@@ -285,12 +289,15 @@ def restore(
     target: str,
     include: str | None,
     files: int,
+    processes: int | None,
     memory_limit: int,
     **given: Any,
 ) -> None:
     """Restore SNAPSHOT (an id, a prefix or `latest`) into --target."""
     settings = _settings(ctx, **given)
-    options = RestoreOptions(files=files, memory_limit_mib=memory_limit, include=include)
+    options = RestoreOptions(
+        files=files, processes=processes, memory_limit_mib=memory_limit, include=include
+    )
     display = ProgressDisplay.for_restore(enabled=not settings.json_output)
 
     def on_progress(progress: RestoreProgress) -> None:

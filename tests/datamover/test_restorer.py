@@ -164,3 +164,47 @@ def test_target_may_be_a_symlink_to_a_directory(tmp_path: Path, repo: Repository
 def test_check_name_refuses_unsafe_names(name: str) -> None:
     with pytest.raises(UnsafeNameError, match="refusing"):
         check_name(name)
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_one_blob_files_restore_alike_in_worker_processes_and_threads(
+    tmp_path: Path, repo: Repository, repo_dir: Path, processes: int
+) -> None:
+    """Files filled by one blob are verified and written by worker processes (or, with
+    `processes=0`, by the download threads): content, zero holes, modes and times are the
+    same either way, and a corrupted blob fails its file only, naming it and its pack."""
+    source = tmp_path / "source"
+    source.mkdir()
+    rng = random.Random(processes)
+    for i in range(40):
+        path = source / f"f{i:02d}"
+        path.write_bytes(rng.randbytes(rng.randrange(1, 8000)))
+        path.chmod(0o600 + i % 8)
+        os.utime(path, ns=(1_600_000_000_000_000_000 + i, 1_700_000_000_123_456_789 + i))
+    (source / "zeros").write_bytes(bytes(5000))
+    (source / "victim").write_bytes(rng.randbytes(3000))
+    result = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS))
+    _, snapshot = repo.load_snapshot(result.snapshot_id)
+    victim = next(n for n in repo.load_tree(snapshot.tree).nodes if n.name == "victim")
+    pack_id, located = repo.index.lookup(BlobType.DATA, victim.content[0])[0]  # type: ignore[index]
+    pack_path = repo_dir / "data" / pack_id.hex()[:2] / pack_id.hex()
+    data = bytearray(pack_path.read_bytes())
+    data[located.offset + 20] ^= 0x01
+    pack_path.chmod(0o644)
+    pack_path.write_bytes(bytes(data))
+
+    target = tmp_path / "target"
+    restored = restore(repo, result.snapshot_id, str(target), RestoreOptions(processes=processes))
+
+    assert len(restored.errors) == 1
+    assert "/victim" in restored.errors[0] and pack_id.hex() in restored.errors[0]
+    assert restored.files == 41
+    for path in sorted(source.iterdir()):
+        if path.name == "victim":
+            continue
+        copy = target / path.name
+        assert copy.read_bytes() == path.read_bytes()
+        want, got = path.stat(), copy.stat()
+        assert (got.st_mode, got.st_mtime_ns, got.st_atime_ns) == (
+            want.st_mode, want.st_mtime_ns, want.st_atime_ns
+        )  # fmt: skip

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import os
-import threading
 from pathlib import Path
-
-import pytest
 
 from datamover import compression
 from datamover.crypto import MasterKey
 from datamover.ids import hash_bytes
 from datamover.smallfiles import (
     GROWN,
+    HANDLER,
     SEALED,
     UNREADABLE,
     SealSettings,
-    SmallFileResult,
-    SmallFileWorkers,
-    _worker_environment,
     read_and_seal,
+    seal_setup,
 )
+from datamover.workerpool import WorkerPool
 
 LIMIT = 4096
 
@@ -30,21 +26,8 @@ def _settings() -> SealSettings:
     return SealSettings(MasterKey.random(), compression.DEFAULT_LEVEL, LIMIT)
 
 
-def _collect(
-    workers: SmallFileWorkers, batches: list[list[tuple[bytes, str, int]]]
-) -> list[list[SmallFileResult] | BaseException]:
-    answers: dict[int, list[SmallFileResult] | BaseException] = {}
-    done = threading.Semaphore(0)
-
-    def answer(index: int, results: list[SmallFileResult] | BaseException) -> None:
-        answers[index] = results
-        done.release()
-
-    for index, batch in enumerate(batches):
-        workers.submit(batch, functools.partial(answer, index))
-    for _ in batches:
-        assert done.acquire(timeout=60)
-    return [answers[i] for i in range(len(batches))]
+def _workers(settings: SealSettings, processes: int) -> WorkerPool:
+    return WorkerPool(HANDLER, seal_setup(settings), processes)
 
 
 def test_workers_seal_what_this_process_would(tmp_path: Path) -> None:
@@ -54,13 +37,13 @@ def test_workers_seal_what_this_process_would(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(data)
     batch = [(os.fsencode(tmp_path / name), name, len(data)) for name, data in files.items()]
 
-    workers = SmallFileWorkers(settings, 2)
+    workers = _workers(settings, 2)
     try:
-        answers = _collect(workers, [batch[:20], batch[20:40], batch[40:]])
+        answers = workers.map([batch[:20], batch[20:40], batch[40:]])
     finally:
         workers.close()
 
-    results = [result for answer in answers for result in answer]  # type: ignore[union-attr]
+    results = [result for answer in answers for result in answer]
     for (path, name, size), result in zip(batch, results, strict=True):
         here = read_and_seal(path, name, size, settings)
         tag, document, length, blob_id, sealed, uncompressed, changed = result
@@ -89,9 +72,9 @@ def test_missing_and_grown_files_are_reported(tmp_path: Path) -> None:
         (os.fsencode(tmp_path / "big"), "big", 10),
         (os.fsencode(tmp_path / "dir"), "dir", 10),
     ]
-    workers = SmallFileWorkers(_settings(), 1)
+    workers = _workers(_settings(), 1)
     try:
-        (answer,) = _collect(workers, [batch])
+        (answer,) = workers.map([batch])
     finally:
         workers.close()
 
@@ -100,29 +83,3 @@ def test_missing_and_grown_files_are_reported(tmp_path: Path) -> None:
     assert answer[1] == (GROWN,)
     assert answer[2][0] == UNREADABLE and "dir" in answer[2][1]
     assert all(result[0] != SEALED for result in answer)
-
-
-def test_a_dead_worker_fails_its_batches(tmp_path: Path) -> None:
-    (tmp_path / "f").write_bytes(b"data")
-    batch = [(os.fsencode(tmp_path / "f"), "f", 4)]
-    workers = SmallFileWorkers(_settings(), 1)
-    try:
-        (first,) = _collect(workers, [batch])
-        assert isinstance(first, list)
-        workers._workers[0].kill()
-        answers = _collect(workers, [batch, batch, batch])
-    finally:
-        workers.close()
-
-    assert all(isinstance(answer, Exception) for answer in answers)
-    assert "small-file worker failed" in str(answers[0])
-
-
-def test_workers_get_no_secrets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-key")
-    monkeypatch.setenv("LIFEBOAT_PASSWORD", "secret-password")
-
-    env = _worker_environment()
-
-    assert "secret" not in repr(env)
-    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(Path(__file__).parents[2])

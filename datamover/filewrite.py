@@ -1,0 +1,142 @@
+"""Writing restored files: created without following symlinks, zeros left as holes,
+metadata applied through the open file; and the worker handler (see
+`datamover.workerpool`) that verifies and writes whole one-blob files, so that a restore
+of many small files is not bound by one process's GIL.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from typing import NamedTuple
+
+from datamover.blobs import PackedBlob
+from datamover.crypto import MasterKey
+from datamover.errors import DatamoverError
+from datamover.repository import decode_blob
+from datamover.tree import Node, posix_permissions
+
+
+class UnsafeNameError(DatamoverError):
+    """A name in the snapshot could make the restore write outside its target."""
+
+
+class Metadata(NamedTuple):
+    """What restore applies to a file or directory; kept instead of the whole node, so a
+    plan of a million files stays small. (A tuple: it crosses a pipe to the workers.)"""
+
+    permissions: int
+    uid: int
+    gid: int
+    atime_ns: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, node: Node) -> Metadata:
+        return cls(
+            posix_permissions(node.mode),
+            node.uid,
+            node.gid,
+            node.atime.unix_ns,
+            node.mtime.unix_ns,
+        )
+
+
+def create_file(name: str, dir_fd: int | None = None) -> int:
+    """Create (or truncate) a file; a symlink in its place is refused, never followed.
+
+    Directories on the way were created by the plan and opened with O_NOFOLLOW, and no name
+    appears twice in a directory, so only the last component needs the check."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(name, flags, 0o600, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeNameError(f"refusing to write through the symlink {name!r}") from exc
+        raise
+
+
+def is_zero(data: bytes) -> bool:
+    """All-zero blobs are left as holes: the file was created sparse at its full size."""
+    return data[:1] == b"\0" and data[-1:] == b"\0" and data == bytes(len(data))
+
+
+def pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+def apply_metadata(fd: int, meta: Metadata, *, owner: bool) -> None:
+    if owner:
+        os.fchown(fd, meta.uid, meta.gid)
+    os.fchmod(fd, meta.permissions)
+    os.utime(fd, ns=(meta.atime_ns, meta.mtime_ns))
+
+
+def write_whole_file(path: str, size: int, data: bytes, meta: Metadata, *, owner: bool) -> None:
+    """Create a file whose content is `data` alone (sparse if it is all zeros), with its
+    metadata. Raises OSError or UnsafeNameError."""
+    fd = create_file(path)
+    try:
+        zero = is_zero(data)
+        if zero or len(data) != size:
+            os.ftruncate(fd, size)
+        if not zero:
+            pwrite_all(fd, data, 0)
+        apply_metadata(fd, meta, owner=owner)
+    finally:
+        os.close(fd)
+
+
+WholeFile = tuple[str, int, tuple[int, ...]]
+"""A file to write whole from one blob: path, size, metadata (a plain tuple: unpickling
+the `Metadata` class for every file would cost more)."""
+WriteRequest = tuple[str, bytes, int, list[tuple[PackedBlob, list[WholeFile]]]]
+"""A range of a pack (pack id, its bytes, its offset) and its blobs, each with the files it
+fills."""
+WriteAnswer = list[list[str | None]]
+"""Per blob, per file: None once written, else why not."""
+WHOLE_FILE_WRITER = f"{__name__}:whole_file_writer"
+
+
+def whole_file_writer_setup(key: MasterKey, *, owner: bool) -> tuple[bytes, bytes, bytes, bool]:
+    return key.encrypt, key.mac_k, key.mac_r, owner
+
+
+def whole_file_writer(
+    setup: tuple[bytes, bytes, bytes, bool],
+) -> Callable[[WriteRequest], WriteAnswer]:
+    """The worker handler: verify each blob against its id, then write its files."""
+    encrypt, mac_k, mac_r, owner = setup
+    key = MasterKey(encrypt, mac_k, mac_r)
+
+    def write(request: WriteRequest) -> WriteAnswer:
+        pack_hex, data, start, blobs = request
+        view = memoryview(data)
+        answer: WriteAnswer = []
+        for blob, files in blobs:
+            sealed = view[blob.offset - start : blob.offset - start + blob.length]
+            try:
+                plain = decode_blob(key, pack_hex, blob, sealed)
+            except DatamoverError as exc:
+                answer.append([str(exc)] * len(files))
+                continue
+            answer.append([_write_or_say_why(file, plain, owner) for file in files])
+        return answer
+
+    return write
+
+
+def _write_or_say_why(file: WholeFile, data: bytes, owner: bool) -> str | None:
+    path, size, meta = file
+    try:
+        write_whole_file(path, size, data, Metadata(*meta), owner=owner)
+    except UnsafeNameError as exc:
+        return str(exc)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None

@@ -1,0 +1,240 @@
+"""Worker processes for per-file work that threads cannot spread over the cores.
+
+A backup or restore of many small files is bound by per-file Python work (a read, a hash,
+a seal; or a verify, a write and its metadata). Threads share the GIL, and handing it from
+thread to thread around every small system call cost more CPU than the work itself. Worker
+processes each run their loop alone, and exchange whole batches with this process.
+
+A worker is `python -m datamover.workerpool` with two pipes, not a `multiprocessing`
+process: those import the parent's main module, which in a CLI or an activity worker is
+far heavier than the worker's own. It imports only its handler's module. Its first message
+names the handler (``"module:factory"``) and the factory's setup (key material travels
+through the pipe, never argv or the environment); then each request gets one answer, in
+order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import importlib
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+_WORKER_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONUTF8", "TMPDIR")
+REQUESTS_PER_WORKER = 2
+"""Requests sent to a worker before its first answer is read: it never waits for us."""
+WORKER_BASELINE = 64 * 1024 * 1024
+"""A worker's interpreter and libraries (measured: 43-60 MiB)."""
+
+Callback = Callable[[Any], None]
+"""Called with a request's answer, or with the exception that stopped its worker."""
+
+
+class WorkerFailedError(Exception):
+    """A worker process ended or could not be reached."""
+
+
+class WorkerPool:
+    """Worker processes serving requests with one handler. Callbacks run on the pool's
+    threads (one per worker), one answer at a time, in each worker's submission order."""
+
+    def __init__(self, handler: str, setup: object, processes: int) -> None:
+        self._queue: queue.SimpleQueue[tuple[object, Callback] | None] = queue.SimpleQueue()
+        self._workers: list[_Worker] = []
+        self._threads: list[threading.Thread] = []
+        try:
+            for _ in range(processes):
+                self._workers.append(_Worker.start(handler, setup))
+        except BaseException:
+            self.close(kill=True)
+            raise
+        for worker in self._workers:
+            thread = threading.Thread(
+                target=self._drive, args=(worker,), name="worker-pool", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def submit(self, request: object, callback: Callback) -> None:
+        self._queue.put((request, callback))
+
+    def map(self, requests: list[object]) -> list[Any]:
+        """Every request's answer (or the exception that stopped its worker), in order;
+        waits for all of them."""
+        answers: list[Any] = [None] * len(requests)
+        done = threading.Semaphore(0)
+
+        def answered(index: int, answer: Any) -> None:
+            answers[index] = answer
+            done.release()
+
+        for index, request in enumerate(requests):
+            self.submit(request, functools.partial(answered, index))
+        for _ in requests:
+            done.acquire()
+        return answers
+
+    def close(self, *, kill: bool = False) -> None:
+        """Finish the submitted requests (unless `kill`) and stop the workers."""
+        if kill:
+            for worker in self._workers:
+                worker.kill()
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+        for worker in self._workers:
+            worker.stop()
+
+    def _drive(self, worker: _Worker) -> None:
+        """Keep one worker busy: send up to `REQUESTS_PER_WORKER` ahead, then hand each
+        answer to its callback."""
+        pending: deque[Callback] = deque()
+        stopping = False
+        error: BaseException | None = None
+        while pending or not stopping:
+            if not stopping and len(pending) < REQUESTS_PER_WORKER:
+                try:
+                    item = self._queue.get(block=not pending)
+                except queue.Empty:
+                    item = None
+                    if not pending:
+                        continue
+                else:
+                    if item is None:
+                        stopping = True
+                        continue
+                    request, callback = item
+                    if error is not None:
+                        callback(error)
+                        continue
+                    try:
+                        worker.send(request)
+                    except BaseException as exc:
+                        error = WorkerFailedError(f"worker process failed: {exc}")
+                        callback(error)
+                        continue
+                    pending.append(callback)
+                    continue
+            callback = pending.popleft()
+            answer: Any
+            if error is not None:
+                answer = error
+            else:
+                try:
+                    answer = worker.receive()
+                except BaseException as exc:
+                    error = answer = WorkerFailedError(
+                        f"worker process failed: {worker.describe_end(exc)}"
+                    )
+            callback(answer)
+
+
+class _Worker:
+    """One worker process and its two pipes."""
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], requests: Connection, answers: Connection
+    ) -> None:
+        self._process = process
+        self._requests = requests
+        self._answers = answers
+
+    @classmethod
+    def start(cls, handler: str, setup: object) -> _Worker:
+        request_r, request_w = os.pipe()
+        answer_r, answer_w = os.pipe()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(request_r), str(answer_w)],
+                pass_fds=(request_r, answer_w),
+                stdin=subprocess.DEVNULL,
+                env=worker_environment(),
+            )
+        except BaseException:
+            for fd in (request_r, request_w, answer_r, answer_w):
+                os.close(fd)
+            raise
+        os.close(request_r)
+        os.close(answer_w)
+        worker = cls(
+            process, Connection(request_w, readable=False), Connection(answer_r, writable=False)
+        )
+        worker.send((handler, setup))
+        return worker
+
+    def send(self, message: object) -> None:
+        self._requests.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def receive(self) -> Any:
+        return pickle.loads(self._answers.recv_bytes())  # noqa: S301 - our own child
+
+    def describe_end(self, exc: BaseException) -> str:
+        """Why talking to the worker failed: mostly, that it is gone."""
+        try:
+            code = self._process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return repr(exc)
+        return f"its process ended with exit code {code}"
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self._process.kill()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._requests.close()  # end of requests: the worker exits
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._answers.close()
+
+
+def echo(setup: object) -> Callable[[object], object]:
+    """A handler that answers each request with `(setup, request)`: a worker's health check."""
+    return lambda request: (setup, request)
+
+
+def worker_environment() -> dict[str, str]:
+    """What a worker needs of this process's environment (no secrets: it needs none), with
+    this package importable whatever the working directory."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.environ.get("PYTHONPATH")
+    env = {name: os.environ[name] for name in _WORKER_ENVIRONMENT if name in os.environ}
+    env["PYTHONPATH"] = f"{root}{os.pathsep}{path}" if path else root
+    return env
+
+
+def _serve(requests: Connection, answers: Connection) -> None:
+    gc.disable()  # short-lived, and the handlers make no reference cycles
+    handler, setup = pickle.loads(requests.recv_bytes())  # noqa: S301 - from our parent
+    module_name, factory = handler.split(":")
+    serve_one = getattr(importlib.import_module(module_name), factory)(setup)
+    while True:
+        try:
+            message = requests.recv_bytes()
+        except EOFError:
+            return
+        answer = serve_one(pickle.loads(message))  # noqa: S301
+        answers.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+if __name__ == "__main__":
+    # Through the module's real name, like everything the handlers pickle.
+    from datamover import workerpool
+
+    workerpool._serve(
+        Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
+    )
