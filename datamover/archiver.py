@@ -79,7 +79,7 @@ from datamover.smallfiles import (
 )
 from datamover.snapshots import Snapshot
 from datamover.tree import EncodedFile, Node, NodeType, encode_tree
-from datamover.workerpool import WorkerPool
+from datamover.workerpool import WORTH_A_POOL, WorkerPool
 
 log = structlog.get_logger(__name__)
 
@@ -248,6 +248,9 @@ class Archiver:
         self._chunker = Chunker(options.chunker)
         self._workers = max(2, (os.cpu_count() or 2) + 1)
         self._small_files: WorkerPool | None = None
+        self._small_seen = 0
+        # Asked for, workers start at once; by default when worth it.
+        self._pool_after = 0 if options.processes is not None else WORTH_A_POOL
         self._processes, plan = self._plan_memory()
         self._read_budget, self._flight_budget = plan.budgets()
         self._failure: BaseException | None = None
@@ -541,6 +544,7 @@ class Archiver:
         file thread that reads and seals them the same way."""
         self._file_slots.acquire()
         batch = [(os.fsencode(entry.path), entry.name, entry.st.st_size) for entry, _ in files]
+        self._small_seen += len(files)
         try:
             workers = self._small_file_workers()
             if workers is not None:
@@ -554,8 +558,9 @@ class Archiver:
             raise
 
     def _small_file_workers(self) -> WorkerPool | None:
-        """The worker processes, started with the first small file (the walk's thread)."""
-        if self._small_files is None and self._processes > 0:
+        """The worker processes, started once the walk (this thread) has met enough small
+        files to be worth their start (an incremental backup often meets a few only)."""
+        if self._small_files is None and self._processes and self._small_seen > self._pool_after:
             settings = SealSettings(
                 self.repo.key, self.repo.compression_level, self._chunker.params.min_size
             )

@@ -59,7 +59,7 @@ from datamover.jsonfmt import go_unquote
 from datamover.prefetch import Prefetch
 from datamover.repository import Repository, decode_blob
 from datamover.tree import Node, NodeType, Tree, posix_permissions, subtree_id
-from datamover.workerpool import REQUESTS_PER_WORKER, WORKER_BASELINE, WorkerPool
+from datamover.workerpool import REQUESTS_PER_WORKER, WORKER_BASELINE, WORTH_A_POOL, WorkerPool
 
 log = structlog.get_logger(__name__)
 
@@ -204,6 +204,9 @@ class Restorer:
         self._fetcher = ThreadPoolExecutor(options.files, thread_name_prefix="restore")
         self._fetches: list[Future[None]] = []
         self._planned_since_flush = 0
+        self._one_blob_count = 0
+        # Asked for, workers start at once; by default when worth it.
+        self._pool_after = 0 if options.processes is not None else WORTH_A_POOL
         self._locks_confirmed = False
         self._budget = ByteBudget(plan.in_flight + plan.read_buffers)
         self._writers = threading.BoundedSemaphore(_WRITERS)
@@ -449,7 +452,9 @@ class Restorer:
         if not self._locks_confirmed:  # before the first pack is read
             self.repo.confirm_locks()
             self._locks_confirmed = True
-        if self._pool is None and self._processes and any(_one_blob_files(needs)):
+        if self._pool is None and self._processes:
+            self._one_blob_count += sum(_one_blob_files(needs))
+        if self._pool is None and self._processes and self._one_blob_count > self._pool_after:
             self._pool = WorkerPool(
                 WHOLE_FILE_WRITER,
                 whole_file_writer_setup(self.repo.key, owner=self._owner),
@@ -662,7 +667,7 @@ class Restorer:
 
 
 def _one_blob_files(needs: dict[bytes, dict[PackedBlob, list[_Target]]]) -> Iterator[bool]:
-    """Whether each needed file is filled by one blob (see `_FileState.single`)."""
+    """For each needed file, whether one blob fills it (see `_FileState.single`)."""
     for blobs in needs.values():
         for targets in blobs.values():
             for target in targets:

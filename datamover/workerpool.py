@@ -36,6 +36,10 @@ REQUESTS_PER_WORKER = 2
 WORKER_BASELINE = 64 * 1024 * 1024
 """A worker's interpreter and libraries (measured: 43-60 MiB)."""
 
+WORTH_A_POOL = 500
+"""Small files below which threads do the work, unless workers were asked for: starting
+them (~0.3 s of CPU each, for imports) costs more than threads take for this many."""
+
 Callback = Callable[[Any], None]
 """Called with a request's answer, or with the exception that stopped its worker."""
 
