@@ -73,9 +73,8 @@ from datamover.smallfiles import (
     SealSettings,
     SmallFileResult,
     memory_per_worker,
-    read_and_seal,
     read_small,
-    seal_setup,
+    seal_batch,
 )
 from datamover.snapshots import Snapshot
 from datamover.tree import EncodedFile, Node, NodeType, encode_tree
@@ -102,9 +101,7 @@ class _Stats:
     """What a run reports: counters (see `ThreadCounters`) and the warnings."""
 
     def __init__(self) -> None:
-        self.counters = ThreadCounters(
-            "files", "files_unmodified", "dirs", "bytes_read", "bytes_new", "bytes_total"
-        )
+        self.counters = ThreadCounters(*_COUNTED)
         self.current_file: str | None = None
         self.files_total: int | None = None
         self.bytes_total: int | None = None
@@ -248,6 +245,9 @@ class Archiver:
         self._chunker = Chunker(options.chunker)
         self._workers = max(2, (os.cpu_count() or 2) + 1)
         self._small_files: WorkerPool | None = None
+        self._seal_settings = SealSettings(
+            repo.key, repo.compression_level, self._chunker.params.min_size
+        )
         self._small_seen = 0
         # Asked for, workers start at once; by default when worth it.
         self._pool_after = 0 if options.processes is not None else WORTH_A_POOL
@@ -561,10 +561,7 @@ class Archiver:
         """The worker processes, started once the walk (this thread) has met enough small
         files to be worth their start (an incremental backup often meets a few only)."""
         if self._small_files is None and self._processes and self._small_seen > self._pool_after:
-            settings = SealSettings(
-                self.repo.key, self.repo.compression_level, self._chunker.params.min_size
-            )
-            self._small_files = WorkerPool(HANDLER, seal_setup(settings), self._processes)
+            self._small_files = WorkerPool(HANDLER, self._seal_settings, self._processes)
         return self._small_files
 
     def _stop_small_files(self, *, kill: bool = False) -> None:
@@ -574,12 +571,9 @@ class Archiver:
     def _read_and_seal_here(
         self, job: _DirJob, files: list[tuple[Entry, int]], batch: list[tuple[bytes, str, int]]
     ) -> None:
-        settings = SealSettings(
-            self.repo.key, self.repo.compression_level, self._chunker.params.min_size
-        )
         results: list[SmallFileResult] | BaseException
         try:
-            results = [read_and_seal(path, name, size, settings) for path, name, size in batch]
+            results = seal_batch(batch, self._seal_settings)
         except BaseException as exc:
             results = exc
         self._small_files_done(job, files, results)

@@ -45,6 +45,11 @@ class MasterKey:
     def __repr__(self) -> str:  # never print key material
         return "MasterKey(<secret>)"
 
+    def __reduce__(self) -> tuple[type[MasterKey], tuple[bytes, bytes, bytes]]:
+        """Pickled as its three keys (for the worker processes' pipes; see
+        `datamover.workerpool`), without the per-thread cipher contexts."""
+        return MasterKey, (self.encrypt, self.mac_k, self.mac_r)
+
     @classmethod
     def random(cls) -> MasterKey:
         return cls(encrypt=os.urandom(32), mac_k=os.urandom(16), mac_r=os.urandom(16))

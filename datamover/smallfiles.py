@@ -7,6 +7,7 @@ its sealed blob; the backup's process only adds the blob to a pack
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections.abc import Callable
@@ -53,7 +54,8 @@ class instance per file would cost more than the tuple's use):
 
 @dataclass(frozen=True, slots=True)
 class SealSettings:
-    """What sealing needs besides the data: sent to each worker once, through its pipe."""
+    """What sealing needs besides the data: sent to each worker once, through its pipe
+    (the key pickles as its key material only)."""
 
     key: MasterKey
     compression_level: int
@@ -114,22 +116,13 @@ HANDLER = f"{__name__}:batch_sealer"
 """The `WorkerPool` handler that reads and seals batches of small files."""
 
 
-def seal_setup(settings: SealSettings) -> tuple[bytes, bytes, bytes, int, int]:
-    """What a worker needs to build `batch_sealer`: plain values, for its pipe."""
-    key = settings.key
-    return key.encrypt, key.mac_k, key.mac_r, settings.compression_level, settings.limit
+def seal_batch(batch: Batch, settings: SealSettings) -> list[SmallFileResult]:
+    return [read_and_seal(path, name, size, settings) for path, name, size in batch]
 
 
-def batch_sealer(
-    setup: tuple[bytes, bytes, bytes, int, int],
-) -> Callable[[Batch], list[SmallFileResult]]:
-    encrypt, mac_k, mac_r, level, limit = setup
-    settings = SealSettings(MasterKey(encrypt, mac_k, mac_r), level, limit)
-
-    def seal_batch(batch: Batch) -> list[SmallFileResult]:
-        return [read_and_seal(path, name, size, settings) for path, name, size in batch]
-
-    return seal_batch
+def batch_sealer(settings: SealSettings) -> Callable[[Batch], list[SmallFileResult]]:
+    """The worker handler (`HANDLER`): `seal_batch` with these settings."""
+    return functools.partial(seal_batch, settings=settings)
 
 
 def memory_per_worker(batch_bytes: int) -> int:

@@ -15,7 +15,6 @@ from datamover.smallfiles import (
     UNREADABLE,
     SealSettings,
     read_and_seal,
-    seal_setup,
 )
 from datamover.workerpool import WorkerPool
 
@@ -27,7 +26,7 @@ def _settings() -> SealSettings:
 
 
 def _workers(settings: SealSettings, processes: int) -> WorkerPool:
-    return WorkerPool(HANDLER, seal_setup(settings), processes)
+    return WorkerPool(HANDLER, settings, processes)
 
 
 def test_workers_seal_what_this_process_would(tmp_path: Path) -> None:
