@@ -7,8 +7,10 @@ of many small files is not bound by one process's GIL.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from datamover.blobs import PackedBlob
@@ -103,32 +105,35 @@ WriteAnswer = list[list[str | None]]
 WHOLE_FILE_WRITER = f"{__name__}:whole_file_writer"
 
 
-def whole_file_writer_setup(key: MasterKey, *, owner: bool) -> tuple[bytes, bytes, bytes, bool]:
-    return key.encrypt, key.mac_k, key.mac_r, owner
+@dataclass(frozen=True, slots=True)
+class WriterSettings:
+    """What writing needs besides the data: sent to each worker once, through its pipe
+    (the key pickles as its key material only)."""
+
+    key: MasterKey
+    owner: bool
+    """Apply uid and gid (when restoring as root)."""
 
 
-def whole_file_writer(
-    setup: tuple[bytes, bytes, bytes, bool],
-) -> Callable[[WriteRequest], WriteAnswer]:
-    """The worker handler: verify each blob against its id, then write its files."""
-    encrypt, mac_k, mac_r, owner = setup
-    key = MasterKey(encrypt, mac_k, mac_r)
+def write_whole_files(request: WriteRequest, settings: WriterSettings) -> WriteAnswer:
+    """Verify each blob of a range against its id, then write the files it fills."""
+    pack_hex, data, start, blobs = request
+    view = memoryview(data)
+    answer: WriteAnswer = []
+    for blob, files in blobs:
+        sealed = view[blob.offset - start : blob.offset - start + blob.length]
+        try:
+            plain = decode_blob(settings.key, pack_hex, blob, sealed)
+        except DatamoverError as exc:
+            answer.append([str(exc)] * len(files))
+            continue
+        answer.append([_write_or_say_why(file, plain, settings.owner) for file in files])
+    return answer
 
-    def write(request: WriteRequest) -> WriteAnswer:
-        pack_hex, data, start, blobs = request
-        view = memoryview(data)
-        answer: WriteAnswer = []
-        for blob, files in blobs:
-            sealed = view[blob.offset - start : blob.offset - start + blob.length]
-            try:
-                plain = decode_blob(key, pack_hex, blob, sealed)
-            except DatamoverError as exc:
-                answer.append([str(exc)] * len(files))
-                continue
-            answer.append([_write_or_say_why(file, plain, owner) for file in files])
-        return answer
 
-    return write
+def whole_file_writer(settings: WriterSettings) -> Callable[[WriteRequest], WriteAnswer]:
+    """The worker handler (`WHOLE_FILE_WRITER`): `write_whole_files` with these settings."""
+    return functools.partial(write_whole_files, settings=settings)
 
 
 def _write_or_say_why(file: WholeFile, data: bytes, owner: bool) -> str | None:

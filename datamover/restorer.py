@@ -20,7 +20,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,11 +46,13 @@ from datamover.filewrite import (
     UnsafeNameError,
     WholeFile,
     WriteAnswer,
+    WriteRequest,
+    WriterSettings,
     apply_metadata,
     create_file,
     is_zero,
     pwrite_all,
-    whole_file_writer_setup,
+    write_whole_files,
 )
 from datamover.gotime import unix_ns_of
 from datamover.ids import ID_SIZE
@@ -149,7 +151,7 @@ class _FileState:
         self.meta = meta
         self.remaining = remaining
         self.single = remaining == 1
-        """One blob fills it: a worker process can write it whole."""
+        """One blob fills it: written whole (`filewrite.write_whole_files`)."""
         self.failed = False
         self.created = False
         self.lock = threading.Lock()
@@ -200,6 +202,7 @@ class Restorer:
         self._links: list[tuple[_FileState, _FileState]] = []
         self._processes, plan = self._plan_memory()
         self._pool: WorkerPool | None = None
+        self._writer_settings = WriterSettings(repo.key, self._owner)
         # (Its threads start with the first fetch.)
         self._fetcher = ThreadPoolExecutor(options.files, thread_name_prefix="restore")
         self._fetches: list[Future[None]] = []
@@ -455,11 +458,7 @@ class Restorer:
         if self._pool is None and self._processes:
             self._one_blob_count += sum(_one_blob_files(needs))
         if self._pool is None and self._processes and self._one_blob_count > self._pool_after:
-            self._pool = WorkerPool(
-                WHOLE_FILE_WRITER,
-                whole_file_writer_setup(self.repo.key, owner=self._owner),
-                self._processes,
-            )
+            self._pool = WorkerPool(WHOLE_FILE_WRITER, self._writer_settings, self._processes)
         gc.freeze()  # what was planned lives until the end (see `long_lived_objects_frozen`)
         for pack_id, blobs in needs.items():
             for run in _ranges(sorted(blobs, key=lambda b: b.offset)):
@@ -470,8 +469,7 @@ class Restorer:
     def _fetch_run(
         self, item: tuple[str, list[PackedBlob], dict[PackedBlob, list[_Target]]]
     ) -> None:
-        """Read one range of a pack; verify and write each of its blobs: blobs that each
-        fill whole files in a worker process, the others here."""
+        """Read one range of a pack; verify and write each of its blobs."""
         pack_hex, run, blobs = item
         start = run[0].offset
         length = run[-1].offset + run[-1].length - start
@@ -481,17 +479,22 @@ class Restorer:
             except DatamoverError as exc:
                 self._fail_blobs(run, blobs, str(exc))
                 return
-            pool = self._pool
-            whole: list[PackedBlob] = []
-            if pool is not None:
-                whole = [blob for blob in run if all(t.file.single for t in blobs[blob])]
+            # Blobs that each fill whole files go to a worker process (or are written
+            # here, the same way, without one); the others are written here.
+            whole = [blob for blob in run if all(t.file.single for t in blobs[blob])]
             written = threading.Event()
-            if pool is not None and whole:
+            if whole:
                 files = [(blob, self._whole_files(blobs[blob])) for blob in whole]
-                pool.submit(
-                    (pack_hex, data, start, files),
-                    lambda answer: self._whole_files_written(whole, blobs, answer, written),
-                )
+                request = (pack_hex, data, start, files)
+
+                def done(answer: WriteAnswer | BaseException) -> None:
+                    self._whole_files_written(whole, blobs, answer, written)
+
+                if self._pool is not None:
+                    self._pool.submit(request, done)
+                else:
+                    with self._writers:
+                        self._write_whole_files_here(request, done)
                 taken = set(whole)
                 run = [blob for blob in run if blob not in taken]
             if run:
@@ -499,6 +502,16 @@ class Restorer:
                     self._write_run(pack_hex, run, blobs, memoryview(data), start)
             if whole:
                 written.wait()  # (the range's bytes stay budgeted until then)
+
+    def _write_whole_files_here(
+        self, request: WriteRequest, done: Callable[[WriteAnswer | BaseException], None]
+    ) -> None:
+        answer: WriteAnswer | BaseException
+        try:
+            answer = write_whole_files(request, self._writer_settings)
+        except BaseException as exc:
+            answer = exc
+        done(answer)
 
     def _write_run(
         self,
@@ -567,9 +580,7 @@ class Restorer:
             if not state.failed:
                 try:
                     zero = is_zero(data)
-                    # A file written whole by this blob needs no truncate to its size first.
-                    whole = not zero and target.offset == 0 and len(data) == state.size
-                    fd = self._open_for_write(state, sized=not whole)
+                    fd = self._open_for_write(state)
                     if not zero:
                         pwrite_all(fd, data, target.offset)
                     self.stats.counters.add("bytes_written", len(data))
@@ -583,15 +594,13 @@ class Restorer:
                 os.close(fd)
 
     @staticmethod
-    def _open_for_write(state: _FileState, *, sized: bool = True) -> int:
-        """The first writer creates the file (`sized`: sparse, at its full size); others
-        open it."""
+    def _open_for_write(state: _FileState) -> int:
+        """The first writer creates the file (sparse, at its full size); others open it."""
         with state.lock:
             if not state.created:
                 fd = create_file(state.path)
                 try:
-                    if sized:
-                        os.ftruncate(fd, state.size)
+                    os.ftruncate(fd, state.size)
                 except BaseException:
                     os.close(fd)
                     raise
