@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from datamover.budget import ByteBudget, plan_memory
+from datamover import budget
+from datamover.budget import ByteBudget, plan_memory, plan_with_workers
 
 MiB = 1024 * 1024
 PASSWORD = "correct horse battery staple"  # the conftest's repository password
@@ -45,6 +46,27 @@ def test_plan_stays_inside_the_limit_and_refuses_impossible_ones() -> None:
         plan_memory(512, pack_size=64 * MiB, pack_buffers=10, max_chunk=8 * MiB, workers=3)
     with pytest.raises(ValueError, match=r"512\.\.8192"):
         plan_memory(256, pack_size=MiB, pack_buffers=1, max_chunk=MiB, workers=1)
+
+
+def test_worker_processes_fit_the_limit_or_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default one worker per CPU, fewer when the limit is tight, none at worst; a number
+    asked for that does not fit is refused, naming the limit."""
+    monkeypatch.setattr(budget, "usable_cpus", lambda: 6)
+
+    def plan(workers_memory: int) -> budget.MemoryPlan:
+        return plan_memory(
+            512, pack_size=16 * MiB, pack_buffers=2, max_chunk=8 * MiB, workers=3,
+            unbudgeted=workers_memory,
+        )  # fmt: skip
+
+    assert plan_with_workers(None, 10 * MiB, plan)[0] == 6
+    processes, fitted = plan_with_workers(None, 100 * MiB, plan)
+    assert 0 < processes < 6
+    assert fitted.fixed >= processes * 100 * MiB
+    assert plan_with_workers(None, 1000 * MiB, plan)[0] == 0
+    assert plan_with_workers(0, 10 * MiB, plan)[0] == 0
+    with pytest.raises(ValueError, match="512 MiB is too small"):
+        plan_with_workers(6, 100 * MiB, plan)
 
 
 def _write_large_file(path: Path, size: int, seed: int) -> None:
