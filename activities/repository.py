@@ -14,6 +14,7 @@ import structlog
 from temporalio import activity
 
 from datamover.backend import open_backend
+from datamover.cache import RepositoryCache, default_cache_dir
 from datamover.errors import RepositoryExistsError, RepositoryLockedError, RepositoryNotFoundError
 from datamover.repository import Repository
 from lifeboat.logging_setup import register_secret
@@ -60,15 +61,18 @@ def open_repository(
         download_bytes_per_second=rate,
     )
     password = _password(location)
+    # The worker's local cache: key files and tree packs (incremental backups read their
+    # parent's trees from it). An unwritable cache only costs speed.
+    cache = RepositoryCache(default_cache_dir(), location.repository())
     try:
-        return Repository.open(backend, password, max_pending_packs=max_pending_packs)
+        return Repository.open(backend, password, max_pending_packs=max_pending_packs, cache=cache)
     except RepositoryNotFoundError:
         if not create:
             raise
     try:
-        return Repository.init(backend, password, max_pending_packs=max_pending_packs)
+        return Repository.init(backend, password, max_pending_packs=max_pending_packs, cache=cache)
     except RepositoryExistsError:  # another worker initialised it a moment ago
-        return Repository.open(backend, password, max_pending_packs=max_pending_packs)
+        return Repository.open(backend, password, max_pending_packs=max_pending_packs, cache=cache)
 
 
 def when_unlocked(wait_seconds: float, work: Callable[[], T]) -> T:

@@ -128,7 +128,7 @@ class Tool:
     def cmd(self, *argv: str) -> list[str]:
         if self.name == "restic":
             return ["restic", "-r", self.repo, *argv]
-        return [sys.executable, "-m", "lifeboat.cli.repo", *argv[:1], "-r", self.repo, *argv[1:]]
+        return [sys.executable, "-m", "lifeboat.cli", "repo", *argv[:1], "-r", self.repo, *argv[1:]]
 
     def init(self) -> None:
         extra = ["--repository-version", "2"] if self.name == "restic" else []
@@ -176,6 +176,7 @@ def bench_dataset(
         "RESTIC_PASSWORD": PASSWORD,
         "LIFEBOAT_PASSWORD": PASSWORD,
         "RESTIC_CACHE_DIR": str(workdir / "restic-cache"),
+        "LIFEBOAT_CACHE_DIR": str(workdir / "lifeboat-cache"),
         "LIFEBOAT_LOG_LEVEL": "warning",
     }
     stamp = int(time.time())

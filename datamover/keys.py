@@ -11,8 +11,11 @@ import socket
 from pydantic import BaseModel, ConfigDict, Field
 
 from datamover.backend.base import Backend, FileType
+from datamover.cache import RepositoryCache
 from datamover.crypto import AuthenticationError, MasterKey, ScryptParams, derive_key
+from datamover.earlykey import EarlyKey
 from datamover.errors import (
+    FileNotFoundInBackendError,
     InvalidRepositoryDataError,
     UnsupportedRepositoryError,
     WrongPasswordError,
@@ -42,8 +45,8 @@ class KeyFile(BaseModel):
 
 def create_key(
     backend: Backend, password: str, master: MasterKey, params: ScryptParams | None = None
-) -> str:
-    """Write a key file for `master` opened by `password`; returns the key file's name."""
+) -> tuple[str, bytes]:
+    """Write a key file for `master` opened by `password`; returns its name and bytes."""
     params = params or ScryptParams()
     salt = os.urandom(SALT_SIZE)
     user_key = derive_key(password, salt, params)
@@ -61,30 +64,75 @@ def create_key(
     document = key_file.model_dump_json(by_alias=True).encode()
     name = hash_bytes(document).hex()
     backend.save(FileType.KEYS, name, document)
-    return name
+    return name, document
 
 
-def open_master_key(backend: Backend, password: str) -> MasterKey:
-    """Try every key file (as restic does); WrongPasswordError if none opens."""
+def open_master_key(
+    backend: Backend,
+    password: str,
+    *,
+    cache: RepositoryCache | None = None,
+    early: EarlyKey | None = None,
+) -> MasterKey:
+    """Try the remembered key file first, then every key file (as restic does);
+    WrongPasswordError if none opens. The key file that opens is remembered in `cache`."""
+    if early is None and cache is not None:
+        early = EarlyKey.start(cache, password)
+    if early is not None:
+        master = _open_remembered(backend, early)
+        if master is not None:
+            return master
     tried = 0
     for info in backend.list(FileType.KEYS):
         tried += 1
-        try:
-            key_file = KeyFile.model_validate_json(backend.load(FileType.KEYS, info.name))
-        except ValueError as exc:
-            raise InvalidRepositoryDataError(f"key file {info.name} is invalid: {exc}") from exc
-        if key_file.kdf != "scrypt":
-            raise UnsupportedRepositoryError(f"key file {info.name} uses KDF {key_file.kdf!r}")
-        params = ScryptParams(n=key_file.n, r=key_file.r, p=key_file.p)
-        user_key = derive_key(password, base64.b64decode(key_file.salt), params)
-        try:
-            plaintext = user_key.open(base64.b64decode(key_file.data))
-        except AuthenticationError:
-            continue
-        return MasterKey.from_json(json.loads(plaintext))
+        document = backend.load(FileType.KEYS, info.name)
+        key_file = _parse_key_file(info.name, document)
+        salt = base64.b64decode(key_file.salt)
+        user_key = derive_key(
+            password, salt, ScryptParams(n=key_file.n, r=key_file.r, p=key_file.p)
+        )
+        master = _unseal(key_file, user_key)
+        if master is not None:
+            if cache is not None:
+                cache.remember_key_file(info.name, document)
+            return master
     if tried == 0:
         raise InvalidRepositoryDataError(f"no key files in {backend.location}")
     raise WrongPasswordError(f"wrong password or no key found for {backend.location}")
+
+
+def _open_remembered(backend: Backend, early: EarlyKey) -> MasterKey | None:
+    """The master key through the early derivation, if the repository still holds the
+    remembered key file unchanged and the password opens it."""
+    try:
+        document = backend.load(FileType.KEYS, early.name)
+    except FileNotFoundInBackendError:
+        return None
+    if document != early.document:
+        return None
+    user_key = early.user_key()
+    if user_key is None:
+        return None
+    return _unseal(_parse_key_file(early.name, document), user_key)
+
+
+def _parse_key_file(name: str, document: bytes) -> KeyFile:
+    try:
+        key_file = KeyFile.model_validate_json(document)
+    except ValueError as exc:
+        raise InvalidRepositoryDataError(f"key file {name} is invalid: {exc}") from exc
+    if key_file.kdf != "scrypt":
+        raise UnsupportedRepositoryError(f"key file {name} uses KDF {key_file.kdf!r}")
+    return key_file
+
+
+def _unseal(key_file: KeyFile, user_key: MasterKey) -> MasterKey | None:
+    """The master key sealed in a key file, or None if this user key does not open it."""
+    try:
+        plaintext = user_key.open(base64.b64decode(key_file.data))
+    except AuthenticationError:
+        return None
+    return MasterKey.from_json(json.loads(plaintext))
 
 
 def _username() -> str:

@@ -23,8 +23,10 @@ from pydantic import BaseModel
 from datamover import compression
 from datamover.backend.base import Backend, FileType
 from datamover.blobs import BlobType, PackedBlob
+from datamover.cache import RepositoryCache
 from datamover.config import REPO_VERSION, RepoConfig
 from datamover.crypto import AuthenticationError, MasterKey, ScryptParams
+from datamover.earlykey import EarlyKey
 from datamover.errors import (
     AmbiguousSnapshotIdError,
     BlobCorruptedError,
@@ -97,6 +99,7 @@ class Repository:
         compression_level: int = compression.DEFAULT_LEVEL,
         index_every_packs: int = INDEX_EVERY_PACKS,
         index_every_s: float = INDEX_EVERY_S,
+        cache: RepositoryCache | None = None,
     ) -> None:
         if max_pending_packs < 1:
             raise ValueError("max_pending_packs must be at least 1")
@@ -104,6 +107,9 @@ class Repository:
         self.key = key
         self.config = config
         self.index = MasterIndex()
+        self.cache = cache
+        if cache is not None:
+            cache.use_repository(config.id)
         self.pack_size = pack_size
         self.max_pending_packs = max_pending_packs
         self.compression_level = compression_level
@@ -140,13 +146,16 @@ class Repository:
         kdf_params: ScryptParams | None = None,
         upload_threads: int | None = None,
         compression_level: int = compression.DEFAULT_LEVEL,
+        cache: RepositoryCache | None = None,
     ) -> Repository:
         """Create a new repository: layout, key file, config."""
         if backend.exists(FileType.CONFIG, "config"):
             raise RepositoryExistsError(f"a repository already exists at {backend.location}")
         backend.create_layout()
         key = MasterKey.random()
-        create_key(backend, password, key, kdf_params)
+        key_name, key_document = create_key(backend, password, key, kdf_params)
+        if cache is not None:
+            cache.remember_key_file(key_name, key_document)
         config = RepoConfig.new()
         save_unpacked(backend, key, FileType.CONFIG, config.model_dump_json().encode())
         log.info("repository created", location=backend.location, id=config.id)
@@ -158,6 +167,7 @@ class Repository:
             max_pending_packs=max_pending_packs,
             upload_threads=upload_threads,
             compression_level=compression_level,
+            cache=cache,
         )
 
     @classmethod
@@ -170,13 +180,17 @@ class Repository:
         max_pending_packs: int = 4,
         upload_threads: int | None = None,
         compression_level: int = compression.DEFAULT_LEVEL,
+        cache: RepositoryCache | None = None,
+        early_key: EarlyKey | None = None,
     ) -> Repository:
         """Open an existing repository and load its index.
 
+        With a `cache`, the key file that opens is remembered and tree packs are kept
+        locally; `early_key` is a derivation the caller started from that cache.
         Raises RepositoryNotFoundError, WrongPasswordError, UnsupportedRepositoryError."""
         if not backend.exists(FileType.CONFIG, "config"):
             raise RepositoryNotFoundError(f"no repository at {backend.location}")
-        key = open_master_key(backend, password)
+        key = open_master_key(backend, password, cache=cache, early=early_key)
         document = load_unpacked(backend, key, FileType.CONFIG, "config")
         config = RepoConfig.model_validate_json(document)
         if config.version != REPO_VERSION:
@@ -192,8 +206,11 @@ class Repository:
             max_pending_packs=max_pending_packs,
             upload_threads=upload_threads,
             compression_level=compression_level,
+            cache=cache,
         )
         repo.index.load(backend, key)
+        if cache is not None:
+            cache.keep_only_packs(pack_id.hex() for pack_id in repo.index.pack_ids())
         return repo
 
     def close(self) -> None:
@@ -288,6 +305,8 @@ class Repository:
             del chunks
             pack_id = hash_bytes(data)
             self.backend.save(FileType.DATA, pack_id.hex(), data)
+            if self.cache is not None and builder.blob_type is BlobType.TREE:
+                self.cache.save_pack(pack_id.hex(), data)
         except BaseException as exc:
             log.error("pack upload failed", error=str(exc))
             with self._state:
@@ -383,11 +402,26 @@ class Repository:
     def load_located_blob(self, location: BlobLocation) -> bytes:
         pack_hex = location.pack_id.hex()
         blob = location.blob
+        if self.cache is not None and blob.type is BlobType.TREE:
+            sealed, cached = self.cache.read_pack_range(
+                pack_hex, blob.offset, blob.length, lambda: self._load_pack(pack_hex, blob)
+            )
+            try:
+                return decode_blob(self.key, pack_hex, blob, sealed)
+            except BlobCorruptedError:
+                if not cached:
+                    raise
+                self.cache.discard_pack(pack_hex)  # damaged locally: ask the repository
+        return decode_blob(self.key, pack_hex, blob, self._load_pack(pack_hex, blob, whole=False))
+
+    def _load_pack(self, pack_hex: str, blob: PackedBlob, *, whole: bool = True) -> bytes:
+        """The whole pack, or only `blob`'s bytes of it."""
         try:
-            sealed = self.backend.load(FileType.DATA, pack_hex, blob.offset, blob.length)
+            if whole:
+                return self.backend.load(FileType.DATA, pack_hex)
+            return self.backend.load(FileType.DATA, pack_hex, blob.offset, blob.length)
         except FileNotFoundInBackendError as exc:
             raise BlobCorruptedError(blob.id.hex(), pack_hex, "the pack file is missing") from exc
-        return decode_blob(self.key, pack_hex, blob, sealed)
 
     def _reload_index(self) -> None:
         """Pick up index files written since open (another writer's snapshot may need them)."""
@@ -444,9 +478,13 @@ class Repository:
 
     def load_tree_documents(self, tree_id: bytes) -> list[dict[str, Any]]:
         """A tree's nodes as their JSON objects (see `datamover.parent`)."""
+        return self.load_tree_blob(tree_id)[1]
+
+    def load_tree_blob(self, tree_id: bytes) -> tuple[bytes, list[dict[str, Any]]]:
+        """A tree's JSON as stored, and its nodes as JSON objects."""
         data = self.load_blob(BlobType.TREE, tree_id)
         try:
-            return tree_documents(data)
+            return data, tree_documents(data)
         except ValueError as exc:
             raise BlobCorruptedError(tree_id.hex(), "?", f"not a valid tree: {exc}") from exc
 

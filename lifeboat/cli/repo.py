@@ -4,53 +4,29 @@ A repository string works in either tool: `-r/--repo` takes a local path or
 `s3:http(s)://host:port/bucket/prefix` (credentials from AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY); the password comes from LIFEBOAT_PASSWORD or `--password-file`.
 Failures print one line on stderr and exit non-zero; nothing secret is printed.
+
+This module is only the command line, and imports little. Each command first starts its
+key derivation (`RepoSession.start`), then imports its work from `lifeboat.cli.repo_run`:
+scrypt's half second then passes on another CPU while the data mover and boto3 load.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
-from pydantic import BaseModel
 
-from datamover.api import backup as run_backup
-from datamover.api import restore as run_restore
-from datamover.backend import open_backend
-from datamover.check import check as check_repository
 from datamover.errors import DatamoverError
-from datamover.jobs import (
-    BackupCheckpoint,
-    BackupOptions,
-    BackupProgress,
-    RestoreOptions,
-    RestoreProgress,
-)
-from datamover.prune import forget as forget_snapshots
-from datamover.prune import gc as collect_garbage
-from datamover.repository import Repository
-from datamover.stats import repository_stats
-from lifeboat.cli.repo_output import ProgressDisplay, print_snapshots
-from lifeboat.logging_setup import configure_logging, register_secret
+from lifeboat.cli.repo_session import RepoContext, RepoSession
+from lifeboat.logging_setup import configure_logging
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-EXIT_FAILURE = 1
-EXIT_INCOMPLETE = 3  # as restic: the command ran, but some files could not be read/written
-
-
-class RepoContext(BaseModel):
-    repo: str | None = None
-    password_file: Path | None = None
-    json_output: bool = False
 
 
 def _common_options(func: Callable[P, R]) -> Callable[P, R]:
@@ -69,6 +45,13 @@ def _common_options(func: Callable[P, R]) -> Callable[P, R]:
         help="read the repository password from this file (default: $LIFEBOAT_PASSWORD)",
     )(func)
     func = click.option("--json", "json_output", is_flag=True, help="machine-readable output")(func)
+    func = click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="LIFEBOAT_CACHE_DIR",
+        help="local cache of key files and tree packs (default: ~/.cache/lifeboat)",
+    )(func)
+    func = click.option("--no-cache", is_flag=True, help="use no local cache")(func)
     return func
 
 
@@ -76,39 +59,6 @@ def _settings(ctx: click.Context, **given: Any) -> RepoContext:
     base: RepoContext = ctx.find_object(RepoContext) or RepoContext()
     update = {k: v for k, v in given.items() if v not in (None, False)}
     return base.model_copy(update=update)
-
-
-def _password(settings: RepoContext) -> str:
-    if settings.password_file is not None:
-        try:
-            from_file = settings.password_file.read_text().rstrip("\r\n")
-            register_secret(from_file)
-            return from_file
-        except OSError as exc:
-            raise click.ClickException(
-                f"cannot read the password file {settings.password_file}: {exc.strerror}"
-            ) from exc
-    password = os.environ.get("LIFEBOAT_PASSWORD") or os.environ.get("RESTIC_PASSWORD")
-    if not password:
-        raise click.ClickException("no password: set LIFEBOAT_PASSWORD or use --password-file")
-    register_secret(password)
-    return password
-
-
-def _location(settings: RepoContext) -> str:
-    if not settings.repo:
-        raise click.ClickException("no repository: use -r/--repo or set LIFEBOAT_REPOSITORY")
-    return settings.repo
-
-
-@contextmanager
-def _open_repository(settings: RepoContext, *, pack_size_mib: int = 16) -> Iterator[Repository]:
-    backend = open_backend(_location(settings))
-    repo = Repository.open(backend, _password(settings), pack_size=pack_size_mib * 1024 * 1024)
-    try:
-        yield repo
-    finally:
-        repo.close()
 
 
 def _fail_cleanly(func: Callable[P, R]) -> Callable[P, R]:
@@ -132,24 +82,12 @@ def _fail_cleanly(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _emit(settings: RepoContext, model: BaseModel | list[Any] | dict[str, Any], text: str) -> None:
-    if settings.json_output:
-        if isinstance(model, BaseModel):
-            click.echo(model.model_dump_json())
-        else:
-            click.echo(json.dumps(model))
-    else:
-        click.echo(text)
-
-
 @click.group()
 @_common_options
 @click.pass_context
-def repo(
-    ctx: click.Context, repo: str | None, password_file: Path | None, json_output: bool
-) -> None:
+def repo(ctx: click.Context, /, **given: Any) -> None:
     """Repositories in restic's format: back up and restore directories, list, check, prune."""
-    ctx.obj = RepoContext(repo=repo, password_file=password_file, json_output=json_output)
+    ctx.obj = RepoContext(**given)
 
 
 _processes_option = click.option(
@@ -165,16 +103,10 @@ _processes_option = click.option(
 @_fail_cleanly
 def init(ctx: click.Context, /, **given: Any) -> None:
     """Create a new repository."""
-    settings = _settings(ctx, **given)
-    backend = open_backend(_location(settings))
-    repository = Repository.init(backend, _password(settings))
-    repo_id = repository.config.id
-    repository.close()
-    _emit(
-        settings,
-        {"message_type": "initialized", "id": repo_id, "repository": backend.location},
-        f"created repository {repo_id[:10]} at {backend.location}",
-    )
+    session = RepoSession.start(_settings(ctx, **given), derive=False)
+    from lifeboat.cli import repo_run
+
+    repo_run.init(session)
 
 
 @repo.command()
@@ -231,42 +163,25 @@ def backup(
     **given: Any,
 ) -> None:
     """Back up DIRECTORY into a new snapshot."""
-    settings = _settings(ctx, **given)
-    display = ProgressDisplay.for_backup(enabled=not settings.json_output)
-    options = BackupOptions(
+    session = RepoSession.start(_settings(ctx, **given))
+    from lifeboat.cli import repo_run
+
+    repo_run.backup(
+        session,
+        directory,
+        tags=tags,
+        host=host,
+        path_label=path_label,
+        parent=parent,
+        force=force,
+        excludes=excludes,
         files=files,
         processes=processes,
-        memory_limit_mib=memory_limit,
-        tags=tags,
-        hostname=host,
-        paths=(path_label,) if path_label else None,
-        parent=None if force else (parent or "latest"),
-        exclude=excludes,
-        progress_interval=checkpoint_interval,
-        scan_totals=display.shown,
-    )
-    resume_from = (
-        BackupCheckpoint.model_validate_json(resume_file.read_bytes()) if resume_file else None
-    )
-
-    def on_progress(progress: BackupProgress) -> None:
-        display.backup(progress)
-        if checkpoint_file is not None and progress.checkpoint is not None:
-            _write_atomically(checkpoint_file, progress.checkpoint.model_dump_json().encode())
-
-    with _open_repository(settings, pack_size_mib=pack_size) as repository, display:
-        result = run_backup(
-            repository, directory, options, progress=on_progress, resume_from=resume_from
-        )
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    _emit(
-        settings,
-        result,
-        f"snapshot {result.snapshot_id[:8]} saved: {result.files} files "
-        f"({result.files_unmodified} unmodified), {result.dirs} dirs, "
-        f"{_size(result.bytes_read)} read, {_size(result.bytes_new)} new, "
-        f"{_size(result.bytes_uploaded)} uploaded in {result.duration:.1f}s",
+        memory_limit=memory_limit,
+        pack_size=pack_size,
+        checkpoint_interval=checkpoint_interval,
+        checkpoint_file=checkpoint_file,
+        resume_file=resume_file,
     )
 
 
@@ -294,30 +209,20 @@ def restore(
     **given: Any,
 ) -> None:
     """Restore SNAPSHOT (an id, a prefix or `latest`) into --target."""
-    settings = _settings(ctx, **given)
-    options = RestoreOptions(
-        files=files, processes=processes, memory_limit_mib=memory_limit, include=include
-    )
-    display = ProgressDisplay.for_restore(enabled=not settings.json_output)
+    session = RepoSession.start(_settings(ctx, **given))
+    from lifeboat.cli import repo_run
 
-    def on_progress(progress: RestoreProgress) -> None:
-        display.restore(progress)
-
-    with _open_repository(settings) as repository, display:
-        result = run_restore(repository, snapshot, target, options, progress=on_progress)
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    for error in result.errors:
-        click.echo(f"error: {error}", err=True)
-    _emit(
-        settings,
-        result,
-        f"restored snapshot {result.snapshot_id[:8]} to {target}: {result.files} files, "
-        f"{result.dirs} dirs, {result.symlinks} symlinks, {_size(result.bytes_written)} "
-        f"in {result.duration:.1f}s",
+    code = repo_run.restore(
+        session,
+        snapshot,
+        target=target,
+        include=include,
+        files=files,
+        processes=processes,
+        memory_limit=memory_limit,
     )
-    if not result.ok:
-        ctx.exit(EXIT_INCOMPLETE)
+    if code:
+        ctx.exit(code)
 
 
 @repo.command()
@@ -328,22 +233,10 @@ def restore(
 @_fail_cleanly
 def snapshots(ctx: click.Context, /, tags: tuple[str, ...], host: str | None, **given: Any) -> None:
     """List snapshots."""
-    settings = _settings(ctx, **given)
-    with _open_repository(settings) as repository:
-        found = [
-            (snapshot_id, snapshot)
-            for snapshot_id, snapshot in repository.list_snapshots()
-            if snapshot.has_tags(list(tags)) and (host is None or snapshot.hostname == host)
-        ]
-    found.sort(key=lambda item: item[1].time.unix_ns)
-    if settings.json_output:
-        click.echo(
-            json.dumps(
-                [{**json.loads(s.to_json()), "id": sid, "short_id": sid[:8]} for sid, s in found]
-            )
-        )
-    else:
-        print_snapshots(found)
+    session = RepoSession.start(_settings(ctx, **given))
+    from lifeboat.cli import repo_run
+
+    repo_run.snapshots(session, tags=tags, host=host)
 
 
 @repo.command()
@@ -360,27 +253,13 @@ def check(
     ctx: click.Context, /, read_data: bool, read_data_subset: str | None, **given: Any
 ) -> None:
     """Check the repository's structure, and with --read-data its content."""
-    settings = _settings(ctx, **given)
     percent = _percent(read_data_subset) if read_data_subset else None
-    with _open_repository(settings) as repository:
-        result = check_repository(repository, read_data=read_data, read_data_percent=percent)
-    if settings.json_output:
-        click.echo(result.model_dump_json())
-    else:
-        for problem in result.problems:
-            click.echo(f"error: {problem.message}", err=True)
-        if result.unindexed_packs:
-            click.echo(
-                f"{len(result.unindexed_packs)} packs not in any index "
-                "(left by an interrupted backup; gc removes them)"
-            )
-        click.echo(
-            f"checked {result.snapshots_checked} snapshots, {result.trees_checked} trees, "
-            f"{result.packs_checked} packs ({result.packs_read} read): "
-            + ("no errors were found" if result.ok else f"{len(result.problems)} errors")
-        )
-    if not result.ok:
-        ctx.exit(EXIT_FAILURE)
+    session = RepoSession.start(_settings(ctx, **given))
+    from lifeboat.cli import repo_run
+
+    code = repo_run.check(session, read_data=read_data, percent=percent)
+    if code:
+        ctx.exit(code)
 
 
 @repo.command()
@@ -393,17 +272,12 @@ def forget(
     ctx: click.Context, /, snapshot_ids: tuple[str, ...], tags: tuple[str, ...], **given: Any
 ) -> None:
     """Remove snapshots by id or tags (the data stays until `gc`)."""
-    settings = _settings(ctx, **given)
     if not snapshot_ids and not tags:
         raise click.UsageError("name snapshots or give --tag")
-    with _open_repository(settings) as repository:
-        result = forget_snapshots(repository, snapshot_ids=snapshot_ids, tags=tags)
-    _emit(
-        settings,
-        result,
-        "\n".join(f"removed snapshot {sid[:8]}" for sid in result.removed)
-        or "no snapshots matched",
-    )
+    session = RepoSession.start(_settings(ctx, **given))
+    from lifeboat.cli import repo_run
+
+    repo_run.forget(session, snapshot_ids=snapshot_ids, tags=tags)
 
 
 @repo.command()
@@ -419,17 +293,11 @@ def forget(
 @_fail_cleanly
 def gc(ctx: click.Context, /, safety_margin: str, dry_run: bool, **given: Any) -> None:
     """Delete data that no snapshot uses, under an exclusive lock."""
-    settings = _settings(ctx, **given)
     margin = _duration(safety_margin)
-    with _open_repository(settings) as repository:
-        result = collect_garbage(repository, safety_margin=margin, dry_run=dry_run)
-    _emit(
-        settings,
-        result,
-        f"{'would free' if dry_run else 'freed'} {_size(result.bytes_freed)}: "
-        f"{result.packs_deleted} packs deleted, {result.packs_repacked} repacked, "
-        f"{result.packs_kept_young} kept (younger than {safety_margin})",
-    )
+    session = RepoSession.start(_settings(ctx, **given))
+    from lifeboat.cli import repo_run
+
+    repo_run.gc(session, margin=margin, margin_text=safety_margin, dry_run=dry_run)
 
 
 @repo.command()
@@ -438,18 +306,10 @@ def gc(ctx: click.Context, /, safety_margin: str, dry_run: bool, **given: Any) -
 @_fail_cleanly
 def stats(ctx: click.Context, /, **given: Any) -> None:
     """Show how much the repository stores, and its dedup and compression ratios."""
-    settings = _settings(ctx, **given)
-    with _open_repository(settings) as repository:
-        result = repository_stats(repository)
-    _emit(
-        settings,
-        result,
-        f"snapshots: {result.snapshots}\npacks: {result.packs} ({_size(result.stored_bytes)})\n"
-        f"blobs: {result.data_blobs} data, {result.tree_blobs} tree "
-        f"({_size(result.uncompressed_bytes)} uncompressed)\n"
-        f"snapshot contents: {_size(result.logical_bytes)} "
-        f"(dedup {result.dedup_ratio}x, compression {result.compression_ratio}x)",
-    )
+    session = RepoSession.start(_settings(ctx, **given))
+    from lifeboat.cli import repo_run
+
+    repo_run.stats(session)
 
 
 def _percent(text: str) -> float:
@@ -471,24 +331,6 @@ def _duration(text: str) -> timedelta:
         return timedelta(seconds=float(text[:-1]) * _UNITS[unit])
     except (KeyError, ValueError):
         raise click.BadParameter(f"{text!r} is not a duration like 30m, 2h or 1d") from None
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{n} B"
-        value /= 1024
-    return f"{n} B"
 
 
 if __name__ == "__main__":  # `python -m lifeboat.cli.repo`: the group alone, for benchmarks

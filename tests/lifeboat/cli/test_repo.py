@@ -182,3 +182,36 @@ def test_worker_processes_and_file_threads_store_the_same_tree(tmp_path: Path) -
         "-r", str(repo), "check", "--read-data", env={**os.environ, "RESTIC_PASSWORD": PASSWORD}
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_local_cache_remembers_the_key_file_and_tree_packs(
+    stack: StackInfo, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = stack.s3.repo_string(f"cache-{uuid.uuid4().hex[:8]}")
+    source = tmp_path / "source"
+    make_tree(source)
+    cache = tmp_path / "cache"
+    env = {**s3_env, "LIFEBOAT_CACHE_DIR": str(cache)}
+
+    assert lifeboat("init", "-r", repo, env=env).returncode == 0
+    (key_file,) = [path for path in (cache / "keys").rglob("*") if path.is_file()]
+    assert lifeboat("backup", "-r", repo, str(source), env=env).returncode == 0
+    assert list(cache.glob("*/data/*/*"))  # the tree packs
+    cached = [path for path in cache.rglob("*") if path.is_file()]
+    assert all(PASSWORD.encode() not in path.read_bytes() for path in cached)
+
+    # A damaged remembered key file is not trusted, and is remembered right again.
+    remembered = key_file.read_bytes()
+    key_file.write_bytes(b"not a key file")
+    listed = lifeboat("snapshots", "-r", repo, "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 1
+    assert key_file.read_bytes() == remembered
+
+    # --no-cache neither reads nor writes one.
+    elsewhere = tmp_path / "unused-cache"
+    unused = lifeboat(
+        "snapshots", "-r", repo, "--no-cache", env={**s3_env, "LIFEBOAT_CACHE_DIR": str(elsewhere)}
+    )
+    assert unused.returncode == 0, unused.stderr
+    assert not elsewhere.exists()

@@ -1,0 +1,151 @@
+"""The local cache: remembered key files (key derivation started early) and tree packs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from datamover.api import backup
+from datamover.backend.base import FileInfo, FileType
+from datamover.backend.local import LocalBackend
+from datamover.blobs import BlobType
+from datamover.cache import RepositoryCache
+from datamover.earlykey import EarlyKey
+from datamover.errors import WrongPasswordError
+from datamover.jobs import BackupOptions
+from datamover.keys import create_key
+from datamover.repository import Repository
+
+from .conftest import FAST_KDF, PASSWORD
+
+
+class CountingBackend(LocalBackend):
+    """A local backend that counts key listings and pack reads."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.key_listings = 0
+        self.pack_loads: list[str] = []
+
+    def list(self, file_type: FileType) -> Iterator[FileInfo]:
+        if file_type is FileType.KEYS:
+            self.key_listings += 1
+        return super().list(file_type)
+
+    def load(self, file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
+        if file_type is FileType.DATA:
+            self.pack_loads.append(name)
+        return super().load(file_type, name, offset, length)
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> RepositoryCache:
+    return RepositoryCache(tmp_path / "cache", "the repository string")
+
+
+def _init(repo_dir: Path, cache: RepositoryCache) -> Repository:
+    return Repository.init(
+        LocalBackend(repo_dir), PASSWORD, pack_size=256 * 1024, kdf_params=FAST_KDF, cache=cache
+    )
+
+
+def test_the_remembered_key_file_opens_without_listing_keys(
+    tmp_path: Path, cache: RepositoryCache
+) -> None:
+    created = _init(tmp_path / "repo", cache)
+    created.close()
+    assert (cache.root / "CACHEDIR.TAG").exists()
+    backend = CountingBackend(tmp_path / "repo")
+    early = EarlyKey.start(cache, PASSWORD)
+    assert early is not None
+
+    opened = Repository.open(backend, PASSWORD, cache=cache, early_key=early)
+
+    assert backend.key_listings == 0
+    assert opened.key.encrypt == created.key.encrypt
+    opened.close()
+
+
+def test_a_stale_or_damaged_remembered_key_file_is_not_trusted(
+    tmp_path: Path, cache: RepositoryCache
+) -> None:
+    created = _init(tmp_path / "repo", cache)
+    created.close()
+    backend = CountingBackend(tmp_path / "repo")
+    old_name, _ = cache.key_file() or ("", b"")
+    # The key is rotated: a new key file, and the remembered one removed.
+    new_name, new_document = create_key(backend, PASSWORD, created.key, FAST_KDF)
+    backend.remove(FileType.KEYS, old_name)
+
+    Repository.open(backend, PASSWORD, cache=cache).close()
+
+    assert backend.key_listings == 1
+    assert cache.key_file() == (new_name, new_document)
+    # A damaged cache entry under the right name: the repository's file is what counts.
+    cache.remember_key_file(new_name, b"{garbage")
+    Repository.open(backend, PASSWORD, cache=cache).close()
+    assert cache.key_file() == (new_name, new_document)
+
+
+def test_a_wrong_password_is_refused_with_a_remembered_key_file(
+    tmp_path: Path, cache: RepositoryCache
+) -> None:
+    _init(tmp_path / "repo", cache).close()
+    with pytest.raises(WrongPasswordError):
+        Repository.open(LocalBackend(tmp_path / "repo"), "not the password", cache=cache)
+
+
+def test_trees_come_from_cached_tree_packs(tmp_path: Path, cache: RepositoryCache) -> None:
+    source = tmp_path / "source"
+    for directory in ("a", "b/c", "d"):
+        (source / directory).mkdir(parents=True)
+        (source / directory / "file").write_text(directory * 100)
+    repo = _init(tmp_path / "repo", cache)
+    result = backup(repo, str(source), BackupOptions())
+    repo.close()
+    tree_packs = {
+        location.pack_id.hex() for location in repo.index if location.blob.type is BlobType.TREE
+    }
+    cached = {path.name for path in (cache.root / repo.config.id / "data").rglob("*")}
+    assert tree_packs and tree_packs <= cached
+    assert all(
+        location.pack_id.hex() not in cached
+        for location in repo.index
+        if location.blob.type is BlobType.DATA
+    )
+
+    backend = CountingBackend(tmp_path / "repo")
+    reopened = Repository.open(backend, PASSWORD, cache=cache)
+    root = reopened.load_tree(bytes.fromhex(result.tree))
+    assert [node.name for node in root.nodes] == ["a", "b", "d"]
+    assert backend.pack_loads == []
+
+    # A damaged cached pack is dropped, and the tree read from the repository.
+    (location,) = repo.index.lookup(BlobType.TREE, bytes.fromhex(result.tree))
+    pack = location.pack_id.hex()
+    cached_pack = cache.root / repo.config.id / "data" / pack[:2] / pack
+    damaged = bytearray(cached_pack.read_bytes())
+    damaged[location.blob.offset + 20] ^= 0xFF
+    cached_pack.write_bytes(bytes(damaged))
+    again = Repository.open(backend, PASSWORD, cache=cache)
+    assert again.load_tree(bytes.fromhex(result.tree)) == root
+    assert backend.pack_loads == [pack]
+    assert not cached_pack.exists()
+    again.close()
+    reopened.close()
+
+
+def test_packs_the_index_no_longer_names_leave_the_cache(
+    tmp_path: Path, cache: RepositoryCache
+) -> None:
+    repo = _init(tmp_path / "repo", cache)
+    repo.close()
+    gone = "ab" * 32
+    cache.save_pack(gone, b"a pack that gc deleted")
+    assert (cache.root / repo.config.id / "data" / "ab" / gone).exists()
+
+    Repository.open(LocalBackend(tmp_path / "repo"), PASSWORD, cache=cache).close()
+
+    assert not (cache.root / repo.config.id / "data" / "ab" / gone).exists()
