@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from datamover.gotime import GoTime
+from datamover.gotime import GoTime, format_local_ns
 from datamover.jsonfmt import dumps, go_quote
 from datamover.tree import Node, NodeType, go_mode, node_type_of
 
@@ -158,12 +158,12 @@ def file_node_dict(name: str, st: os.stat_result, size: int, content: list[str])
     mode = go_mode(st.st_mode)
     if mode:
         doc["mode"] = mode
-    doc["mtime"] = mtime = GoTime.from_unix_ns(st.st_mtime_ns).format()
+    doc["mtime"] = mtime = format_local_ns(st.st_mtime_ns)
     # (A file's ctime and atime are often its mtime: formatted once.)
     ctime_ns, atime_ns = st.st_ctime_ns, st.st_atime_ns
     mtime_ns = st.st_mtime_ns
-    doc["atime"] = mtime if atime_ns == mtime_ns else GoTime.from_unix_ns(atime_ns).format()
-    doc["ctime"] = mtime if ctime_ns == mtime_ns else GoTime.from_unix_ns(ctime_ns).format()
+    doc["atime"] = mtime if atime_ns == mtime_ns else format_local_ns(atime_ns)
+    doc["ctime"] = mtime if ctime_ns == mtime_ns else format_local_ns(ctime_ns)
     doc["uid"] = st.st_uid
     doc["gid"] = st.st_gid
     for key, value in (

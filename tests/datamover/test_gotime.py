@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+import time
 
 import pytest
 
-from datamover.gotime import ZERO_TIME, GoTime
+from datamover import gotime
+from datamover.gotime import ZERO_TIME, GoTime, format_local_ns
 
 
 @pytest.mark.parametrize(
@@ -54,3 +57,23 @@ def test_rejects_out_of_range_fields_and_trailing_newline() -> None:
     for text in ("2024-01-01T24:00:00Z", "2024-02-30T00:00:00Z", "2024-01-01T00:00:00Z\n"):
         with pytest.raises(ValueError):
             GoTime.parse(text)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kolkata"])
+def test_format_local_ns_is_what_a_local_gotime_formats(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    gotime._local_second.cache_clear()
+    try:
+        rng = random.Random(zone)
+        instants = [0, -1, 1, 10**9, 1_700_000_000_123_456_789, 1_700_000_000 * 10**9]
+        instants += [rng.randrange(-(10**18), 4 * 10**18) for _ in range(2000)]
+        instants += [rng.randrange(1_600_000_000, 1_800_000_000) * 10**9 for _ in range(500)]
+        for unix_ns in instants:
+            assert format_local_ns(unix_ns) == GoTime.from_unix_ns(unix_ns).format(), unix_ns
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        gotime._local_second.cache_clear()
