@@ -25,7 +25,6 @@ import queue
 import subprocess
 import sys
 import threading
-from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -101,46 +100,72 @@ class WorkerPool:
             worker.stop()
 
     def _drive(self, worker: _Worker) -> None:
-        """Keep one worker busy: send up to `REQUESTS_PER_WORKER` ahead, then hand each
-        answer to its callback."""
-        pending: deque[Callback] = deque()
-        stopping = False
-        error: BaseException | None = None
-        while pending or not stopping:
-            if not stopping and len(pending) < REQUESTS_PER_WORKER:
-                try:
-                    item = self._queue.get(block=not pending)
-                except queue.Empty:
-                    item = None
-                    if not pending:
-                        continue
-                else:
-                    if item is None:
-                        stopping = True
-                        continue
-                    request, callback = item
-                    if error is not None:
-                        callback(error)
-                        continue
-                    try:
-                        worker.send(request)
-                    except BaseException as exc:
-                        error = WorkerFailedError(f"worker process failed: {exc}")
-                        callback(error)
-                        continue
-                    pending.append(callback)
-                    continue
-            callback = pending.popleft()
+        """Keep one worker busy: send up to `REQUESTS_PER_WORKER` ahead of its answers.
+
+        Answers are read by a thread of their own: a request and an answer can each be
+        larger than a pipe's buffer, and one thread writing a request while the worker
+        writes an answer would wait for the other forever."""
+        link = _Link(worker)
+        receiver = threading.Thread(target=link.receive_loop, name="worker-pool", daemon=True)
+        receiver.start()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    break
+                link.send(*item)
+        finally:
+            link.end()
+            receiver.join()
+
+
+class _Link:
+    """One worker's requests in flight: their callbacks in order, the first failure, and
+    the slots that bound how many are sent ahead."""
+
+    def __init__(self, worker: _Worker) -> None:
+        self.worker = worker
+        self.callbacks: queue.SimpleQueue[Callback | None] = queue.SimpleQueue()
+        self.slots = threading.Semaphore(REQUESTS_PER_WORKER)
+        self.error: BaseException | None = None
+
+    def send(self, request: object, callback: Callback) -> None:
+        self.slots.acquire()
+        if self.error is not None:
+            self.slots.release()
+            callback(self.error)
+            return
+        try:
+            message = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as exc:
+            self.slots.release()
+            callback(exc)
+            return
+        self.callbacks.put(callback)
+        try:
+            self.worker.send_bytes(message)
+        except BaseException:
+            # The worker is gone (or made sure to be): reading the answer fails, and says
+            # how the worker ended.
+            self.worker.kill()
+
+    def end(self) -> None:
+        self.callbacks.put(None)
+
+    def receive_loop(self) -> None:
+        while (callback := self.callbacks.get()) is not None:
             answer: Any
-            if error is not None:
-                answer = error
+            if self.error is not None:
+                answer = self.error
             else:
                 try:
-                    answer = worker.receive()
+                    answer = self.worker.receive()
                 except BaseException as exc:
-                    error = answer = WorkerFailedError(
-                        f"worker process failed: {worker.describe_end(exc)}"
+                    answer = WorkerFailedError(
+                        f"worker process failed: {self.worker.describe_end(exc)}"
                     )
+                    self.error = answer
+            self.slots.release()
             callback(answer)
 
 
@@ -178,7 +203,10 @@ class _Worker:
         return worker
 
     def send(self, message: object) -> None:
-        self._requests.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        self.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def send_bytes(self, message: bytes) -> None:
+        self._requests.send_bytes(message)
 
     def receive(self) -> Any:
         return pickle.loads(self._answers.recv_bytes())  # noqa: S301 - our own child

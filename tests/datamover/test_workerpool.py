@@ -22,6 +22,18 @@ def test_answers_come_back_in_order_from_every_worker() -> None:
     assert answers == [("setup", n) for n in range(50)]
 
 
+def test_requests_and_answers_larger_than_a_pipe_do_not_deadlock() -> None:
+    """A worker writing a large answer while its next large request is written (a
+    directory's parent tree goes one way, its comparison the other) must not wait forever."""
+    pool = WorkerPool(ECHO, None, 1)
+    try:
+        payloads = [bytes([i]) * (1024 * 1024) for i in range(6)]
+        answers = pool.map(list(payloads))
+    finally:
+        pool.close()
+    assert [answer[1] for answer in answers] == payloads
+
+
 def test_a_dead_worker_fails_its_requests() -> None:
     pool = WorkerPool(ECHO, None, 1)
     try:
