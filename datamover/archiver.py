@@ -4,7 +4,9 @@ The work is shared by threads and, for small files, worker processes:
 
 * the caller's thread walks the tree depth-first, takes unchanged files from the parent
   snapshot without reading them, and hands the others on in batches (so that this one
-  thread does not become the bottleneck);
+  thread does not become the bottleneck). Large directories of an incremental backup are
+  compared with their parent tree by the worker processes (`datamover.dirscan`), a few
+  directories ahead of the walk, which then only takes what they found unchanged;
 * files smaller than a chunk (one blob each) go to worker processes
   (`datamover.smallfiles`), which read, hash, compress and seal them and write their
   nodes' JSON; this process only adds the sealed blobs to packs. Per-file Python work is
@@ -31,11 +33,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
 from datamover.backend.base import FileType
+from datamover.backupworker import HANDLER, SCAN, SEAL
 from datamover.budget import (
     MemoryPlan,
     limit_allocator_arenas,
@@ -45,6 +48,7 @@ from datamover.budget import (
 )
 from datamover.chunker import Chunker
 from datamover.counters import ThreadCounters
+from datamover.dirscan import ENTRY, KEPT, UNLISTABLE, ScanResult
 from datamover.ids import hash_bytes
 from datamover.jobs import (
     BackupCheckpoint,
@@ -54,7 +58,7 @@ from datamover.jobs import (
     BackupResult,
     FinishedWork,
 )
-from datamover.parent import ParentTree, unchanged_file
+from datamover.parent import ParentTree, stored_content, unchanged_file
 from datamover.prefetch import Prefetch
 from datamover.repository import BlobType, RepoCheckpoint, Repository
 from datamover.scanner import (
@@ -68,7 +72,6 @@ from datamover.scanner import (
 )
 from datamover.smallfiles import (
     GROWN,
-    HANDLER,
     UNREADABLE,
     SealSettings,
     SmallFileResult,
@@ -87,6 +90,8 @@ _COUNTED = ("files", "files_unmodified", "dirs", "bytes_read", "bytes_new", "byt
 _SMALL_BATCH_FILES = 128
 _SMALL_BATCH_BYTES = 4 * 1024 * 1024
 """Small files go to a worker process in batches of at most this many files or bytes."""
+_SCAN_AT_LEAST = 256
+"""Entries of a parent tree from which the worker processes compare its directory."""
 _RESUME_MAX_DIRS = 5000
 _RESUME_MAX_BLOBS = 2048
 """Bounds of a checkpoint's finished work (~150 KiB of JSON): a resumed run re-reads the
@@ -125,6 +130,13 @@ class _FileRead:
     size: int
     """Bytes actually read, which is the node's size (restic checks it against the content)."""
     changed: bool
+
+
+class _PreparedDir(NamedTuple):
+    """A subdirectory's tree in the parent snapshot, and a worker's comparison with it."""
+
+    tree: ParentTree
+    scanned: Future[ScanResult] | None
 
 
 class _DirJob:
@@ -249,6 +261,7 @@ class Archiver:
             repo.key, repo.compression_level, self._chunker.params.min_size
         )
         self._small_seen = 0
+        self._pool_lock = threading.Lock()
         # Asked for, workers start at once; by default when worth it.
         self._pool_after = 0 if options.processes is not None else WORTH_A_POOL
         self._processes, plan = self._plan_memory()
@@ -272,6 +285,9 @@ class Archiver:
         finished = resume_from.finished if resume_from is not None else FinishedWork()
         self._resumed_dirs = finished.dirs
         self._resumed_files = finished.files
+        # A worker compares a directory with its parent tree alone: not with an
+        # interrupted run's nodes, nor with exclude patterns.
+        self._scan_in_workers = not (finished.dirs or finished.files or options.exclude)
 
     def _plan_memory(self) -> tuple[int, MemoryPlan]:
         """The memory plan, and how many small-file worker processes fit in it."""
@@ -355,7 +371,31 @@ class Archiver:
         return self._load_parent_tree(tree_id)
 
     def _load_parent_tree(self, tree_id: bytes) -> ParentTree:
-        return ParentTree(tree_id, self.repo.load_tree_documents(tree_id))
+        json, documents = self.repo.load_tree_blob(tree_id)
+        return ParentTree(tree_id, documents, json)
+
+    def _prepare_subdir(self, key: tuple[str, bytes]) -> _PreparedDir:
+        """A subdirectory's parent tree, and its comparison by a worker when worth it."""
+        path, tree_id = key
+        tree = self._load_parent_tree(tree_id)
+        return _PreparedDir(tree, self._scan_ahead(path, tree))
+
+    def _scan_ahead(self, path: str, tree: ParentTree) -> Future[ScanResult] | None:
+        if not self._scan_in_workers or tree.json is None or len(tree.documents) < _SCAN_AT_LEAST:
+            return None
+        workers = self._backup_workers(start=True)
+        if workers is None:
+            return None
+        scanned: Future[ScanResult] = Future()
+
+        def answered(answer: ScanResult | BaseException) -> None:
+            if isinstance(answer, BaseException):
+                scanned.set_exception(answer)
+            else:
+                scanned.set_result(answer)
+
+        workers.submit((SCAN, (path, tree.json)), answered)
+        return scanned
 
     def root_done(self, tree_id: bytes) -> None:
         self._root_tree = tree_id
@@ -452,26 +492,41 @@ class Archiver:
         exclude = self.options.exclude
         return bool(exclude) and any(fnmatch.fnmatch(rel, pattern) for pattern in exclude)
 
-    def _walk(self, path: str, rel: str, job: _DirJob, parent: ParentTree | None) -> None:
+    def _walk(
+        self,
+        path: str,
+        rel: str,
+        job: _DirJob,
+        parent: ParentTree | None,
+        scanned: Future[ScanResult] | None = None,
+    ) -> None:
         try:
-            entries = list(list_dir(path))
+            items = self._list(path, parent, scanned.result() if scanned is not None else None)
         except OSError as exc:
             self.stats.warn(f"cannot list {path}: {exc.strerror or exc}")
             return
-        # The parent's trees of the subdirectories, fetched a few ahead of the walk.
+        # The parent's trees of the subdirectories, fetched a few ahead of the walk (and
+        # compared by the workers, when large).
         old_dirs = parent.subtrees() if parent is not None else {}
-        old_subtrees = Prefetch(
+        old_subdirs = Prefetch(
             self._tree_pool,
-            self._load_parent_tree,
-            [old_dirs[e.name] for e in entries if e.name in old_dirs],
+            self._prepare_subdir,
+            [(e.path, old_dirs[e.name]) for e in items if type(e) is Entry and e.name in old_dirs],
         )
         # Small files go to the worker processes in batches: one hand-off per file would
         # make this thread (which needs the GIL for every file) the bottleneck.
         batch: list[tuple[Entry, int]] = []
         batch_bytes = 0
         has_data = self._has_data
-        for entry in entries:
+        for entry in items:
             self._check_failed()
+            if isinstance(entry, EncodedFile):  # found unchanged by a worker
+                counters = self.stats.counters.mine()
+                counters["files"] += 1
+                counters["files_unmodified"] += 1
+                counters["bytes_total"] += entry.size
+                job.add_done(entry)
+                continue
             entry_rel = f"{rel}/{entry.name}" if rel else entry.name
             if self._excluded(entry_rel):
                 continue
@@ -510,24 +565,58 @@ class Archiver:
                     batch, batch_bytes = [], 0
                 old_id = old_dirs.get(entry.name)
                 try:
-                    old_tree = old_subtrees.get(old_id) if old_id is not None else None
+                    prepared = old_subdirs.get((entry.path, old_id)) if old_id is not None else None
                 except BaseException:
                     job.complete(slot, None)
                     raise
+                old_tree = prepared.tree if prepared is not None else None
+                scanned = prepared.scanned if prepared is not None else None
                 old_dir = None
                 if parent is not None and old_tree is not None:
                     old_dir = parent.node(entry.name, kind)
                 # (The interrupted run's tree is newer than the parent snapshot's.)
-                old_tree = self._resumed_tree(entry_rel) or old_tree
+                resumed_tree = self._resumed_tree(entry_rel)
+                if resumed_tree is not None:
+                    old_tree, scanned = resumed_tree, None
                 child = _DirJob(
                     self, entry, job, slot, rel=entry_rel, old_node=old_dir, old_tree=old_tree
                 )
                 try:
-                    self._walk(entry.path, entry_rel, child, old_tree)
+                    self._walk(entry.path, entry_rel, child, old_tree, scanned)
                 finally:
                     child.seal()
         if batch:
             self._submit_small(job, batch)
+
+    def _list(
+        self, path: str, parent: ParentTree | None, scanned: ScanResult | None
+    ) -> list[Entry | EncodedFile]:
+        """The directory's entries by name: as listed here, or as a worker compared them
+        with `parent` (its unchanged files already as their nodes)."""
+        if scanned is None or parent is None or (scanned and scanned[0][0] == UNLISTABLE):
+            return list(list_dir(path))
+        prefix = path if path.endswith("/") else path + "/"
+        items: list[Entry | EncodedFile] = []
+        for item in scanned:
+            if item[0] == ENTRY:
+                items.append(Entry(item[1], prefix + item[1], item[2]))
+                continue
+            index = item[1]
+            doc, name = parent.documents[index], parent.names[index]
+            content = stored_content(doc["content"], self._has_data)
+            if content is not None:
+                size = doc.get("size", 0)
+                if item[0] == KEPT:
+                    items.append(EncodedFile(name, size, content, source=doc))
+                else:
+                    items.append(EncodedFile(name, size, content, item[2]))
+                continue
+            try:  # some of its content is gone from the repository: read it again
+                st = os.stat(prefix + name, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            items.append(Entry(name, prefix + name, st))
+        return items
 
     def _submit_files(self, job: _DirJob, files: list[tuple[Entry, int]]) -> None:
         self._file_slots.acquire()
@@ -546,9 +635,11 @@ class Archiver:
         batch = [(os.fsencode(entry.path), entry.name, entry.st.st_size) for entry, _ in files]
         self._small_seen += len(files)
         try:
-            workers = self._small_file_workers()
+            workers = self._backup_workers(start=self._small_seen > self._pool_after)
             if workers is not None:
-                workers.submit(batch, lambda results: self._small_files_done(job, files, results))
+                workers.submit(
+                    (SEAL, batch), lambda results: self._small_files_done(job, files, results)
+                )
             else:
                 self._file_pool.submit(self._read_and_seal_here, job, files, batch)
         except BaseException:
@@ -557,12 +648,14 @@ class Archiver:
                 job.complete(slot, None)
             raise
 
-    def _small_file_workers(self) -> WorkerPool | None:
-        """The worker processes, started once the walk (this thread) has met enough small
-        files to be worth their start (an incremental backup often meets a few only)."""
-        if self._small_files is None and self._processes and self._small_seen > self._pool_after:
-            self._small_files = WorkerPool(HANDLER, self._seal_settings, self._processes)
-        return self._small_files
+    def _backup_workers(self, *, start: bool) -> WorkerPool | None:
+        """The worker processes, if any; `start` them once they are worth their start: the
+        walk has met enough small files (an incremental backup often meets a few only), or
+        a large directory to compare with its parent tree."""
+        with self._pool_lock:
+            if self._small_files is None and self._processes and start:
+                self._small_files = WorkerPool(HANDLER, self._seal_settings, self._processes)
+            return self._small_files
 
     def _stop_small_files(self, *, kill: bool = False) -> None:
         if self._small_files is not None:

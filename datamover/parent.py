@@ -26,12 +26,17 @@ NodeDocument = dict[str, Any]
 class ParentTree:
     """One directory's tree in the parent snapshot (or in an interrupted run)."""
 
-    __slots__ = ("_by_name", "documents", "tree_id")
+    __slots__ = ("_by_name", "documents", "json", "names", "tree_id")
 
-    def __init__(self, tree_id: bytes, documents: list[NodeDocument]) -> None:
+    def __init__(
+        self, tree_id: bytes, documents: list[NodeDocument], json: bytes | None = None
+    ) -> None:
         self.tree_id = tree_id
         self.documents = documents
-        self._by_name = {go_unquote(str(doc.get("name", ""))): doc for doc in documents}
+        self.json = json
+        """The tree blob as stored, for a worker process to compare a directory with."""
+        self.names = [go_unquote(str(doc.get("name", ""))) for doc in documents]
+        self._by_name = dict(zip(self.names, documents, strict=True))
 
     def get(self, name: str) -> NodeDocument | None:
         return self._by_name.get(name)
@@ -66,36 +71,51 @@ def unchanged_file(
     has_blob: Callable[[bytes], bool],
 ) -> EncodedFile | None:
     """The file's node from the first candidate (parent snapshot, interrupted run) that says
-    it is unchanged (same size, mtime, and inode or ctime: restic's rule) and whose content
-    is all stored; None if the file must be read. When nothing in its metadata changed
-    either, the candidate's JSON itself is kept."""
-    expected: NodeDocument | None = None
+    it is unchanged (see `compare_file`) and whose content is all stored; None if the file
+    must be read. When nothing in its metadata changed either, the candidate's JSON itself
+    is kept."""
     for doc in candidates:
-        if doc is None or doc.get("type") != "file" or doc.get("size", 0) != st.st_size:
+        if doc is None:
             continue
-        hex_ids = doc.get("content")
-        if not isinstance(hex_ids, list):
+        compared = compare_file(name, st, doc)
+        if compared is None:
             continue
+        content = stored_content(compared[0], has_blob)
+        if content is None:
+            continue
+        expected = compared[1]
         if expected is None:
-            expected = file_node_dict(name, st, st.st_size, hex_ids)
-        else:
-            expected["content"] = hex_ids
-        if not _same_instant(doc.get("mtime"), expected["mtime"]):
-            continue
-        if doc.get("inode", 0) != st.st_ino and not _same_instant(
-            doc.get("ctime"), expected["ctime"]
-        ):
-            continue
-        try:
-            content = [bytes.fromhex(hex_id) for hex_id in hex_ids]
-        except (TypeError, ValueError):
-            continue
-        if not all(has_blob(blob) for blob in content):
-            continue
-        if doc == expected:
             return EncodedFile(name, st.st_size, content, source=doc)
         return EncodedFile(name, st.st_size, content, dumps(expected))
     return None
+
+
+def compare_file(
+    name: str, st: os.stat_result, doc: NodeDocument
+) -> tuple[list[str], NodeDocument | None] | None:
+    """Whether `doc` says the file is unchanged (same size, mtime, and inode or ctime:
+    restic's rule): None if not; else its content ids (hex), and None if `doc` is exactly
+    the node this backup would write, or the node it would write instead."""
+    if doc.get("type") != "file" or doc.get("size", 0) != st.st_size:
+        return None
+    hex_ids = doc.get("content")
+    if not isinstance(hex_ids, list):
+        return None
+    expected = file_node_dict(name, st, st.st_size, hex_ids)
+    if not _same_instant(doc.get("mtime"), expected["mtime"]):
+        return None
+    if doc.get("inode", 0) != st.st_ino and not _same_instant(doc.get("ctime"), expected["ctime"]):
+        return None
+    return hex_ids, None if doc == expected else expected
+
+
+def stored_content(hex_ids: list[str], has_blob: Callable[[bytes], bool]) -> list[bytes] | None:
+    """The content ids, if every one is stored (and valid hex)."""
+    try:
+        content = [bytes.fromhex(hex_id) for hex_id in hex_ids]
+    except (TypeError, ValueError):
+        return None
+    return content if all(has_blob(blob) for blob in content) else None
 
 
 def _same_instant(written: object, ours: str) -> bool:

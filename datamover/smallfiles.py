@@ -7,10 +7,8 @@ its sealed blob; the backup's process only adds the blob to a pack
 
 from __future__ import annotations
 
-import functools
 import os
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -112,17 +110,10 @@ def _read_once(path: bytes, expected: int, limit: int) -> _Read | SmallFileResul
 
 Batch = list[tuple[bytes, str, int]]
 """Small files: path (bytes, as the file system names it), node name, expected size."""
-HANDLER = f"{__name__}:batch_sealer"
-"""The `WorkerPool` handler that reads and seals batches of small files."""
 
 
 def seal_batch(batch: Batch, settings: SealSettings) -> list[SmallFileResult]:
     return [read_and_seal(path, name, size, settings) for path, name, size in batch]
-
-
-def batch_sealer(settings: SealSettings) -> Callable[[Batch], list[SmallFileResult]]:
-    """The worker handler (`HANDLER`): `seal_batch` with these settings."""
-    return functools.partial(seal_batch, settings=settings)
 
 
 def memory_per_worker(batch_bytes: int) -> int:

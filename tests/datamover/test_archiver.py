@@ -22,6 +22,7 @@ from datamover.check import check
 from datamover.chunker import ChunkerParams
 from datamover.crypto import ScryptParams
 from datamover.jobs import BackupOptions, BackupProgress, BackupResult, RestoreOptions
+from datamover.parent import ParentTree
 from datamover.repository import Repository
 from datamover.scanner import Entry, open_for_reading
 from datamover.smallfiles import read_small
@@ -178,6 +179,62 @@ def test_incremental_reads_only_changed_files(tmp_path: Path, repo: Repository) 
     restored = restore(repo, "latest", str(tmp_path / "out"))
     assert restored.ok
     assert describe(tmp_path / "out") == describe(source)
+
+
+def _large_directories(root: Path) -> None:
+    """Directories large enough for the worker processes to compare (see `_SCAN_AT_LEAST`)."""
+    rng = random.Random(11)
+    for directory, count in (("big", 400), ("big/sub ✓", 300), ("few", 5)):
+        (root / directory).mkdir(parents=True)
+        for i in range(count):
+            (root / directory / f"f{i:04d}").write_bytes(rng.randbytes(rng.randint(0, 3000)))
+    settle_atimes(root)
+
+
+def test_workers_compare_large_directories_as_the_walk_would(
+    tmp_path: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "source"
+    _large_directories(source)
+    first = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS))
+    # Content rewritten at the same size; metadata only; mtime only; removed; added.
+    (source / "big" / "f0001").write_bytes(b"x" * (source / "big" / "f0001").stat().st_size)
+    os.chmod(source / "big" / "f0002", 0o600)
+    os.utime(source / "big/sub ✓" / "f0003", ns=(1_600_000_000_000_000_001,) * 2)
+    (source / "big" / "f0004").unlink()
+    (source / "big/sub ✓" / "new").write_bytes(b"new file")
+    settle_atimes(source)
+    scans: list[str] = []
+    scan_ahead = Archiver._scan_ahead
+
+    def counted(self: Archiver, path: str, tree: ParentTree) -> object:
+        scanned = scan_ahead(self, path, tree)
+        if scanned is not None:
+            scans.append(os.path.relpath(path, source))
+        return scanned
+
+    monkeypatch.setattr(Archiver, "_scan_ahead", counted)
+
+    results = {
+        processes: Archiver(
+            repo,
+            BackupOptions(chunker=SMALL_CHUNKS, parent=first.snapshot_id, processes=processes),
+        ).run(str(source))
+        for processes in (2, 0)
+    }
+    full = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS))
+
+    assert sorted(scans) == ["big", "big/sub ✓"]  # by the workers; none without them
+    with_workers, without = results[2], results[0]
+    assert with_workers.tree == without.tree == full.tree
+    changed_bytes = sum(
+        (source / rel).stat().st_size for rel in ("big/f0001", "big/sub ✓/f0003", "big/sub ✓/new")
+    )
+    for result in (with_workers, without):
+        assert result.bytes_read == changed_bytes
+        assert result.files_unmodified == first.files - 3  # rewritten, touched, removed
+    restored = restore(repo, with_workers.snapshot_id, str(tmp_path / "out"))
+    assert restored.ok and describe(tmp_path / "out") == describe(source)
 
 
 def test_identical_trees_store_their_data_once(tmp_path: Path, repo: Repository) -> None:

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 from datamover import compression
+from datamover.backupworker import HANDLER, SEAL
 from datamover.crypto import MasterKey
 from datamover.ids import hash_bytes
 from datamover.smallfiles import (
     GROWN,
-    HANDLER,
     SEALED,
     UNREADABLE,
     SealSettings,
@@ -38,7 +38,7 @@ def test_workers_seal_what_this_process_would(tmp_path: Path) -> None:
 
     workers = _workers(settings, 2)
     try:
-        answers = workers.map([batch[:20], batch[20:40], batch[40:]])
+        answers = workers.map([(SEAL, batch[:20]), (SEAL, batch[20:40]), (SEAL, batch[40:])])
     finally:
         workers.close()
 
@@ -73,7 +73,7 @@ def test_missing_and_grown_files_are_reported(tmp_path: Path) -> None:
     ]
     workers = _workers(_settings(), 1)
     try:
-        (answer,) = workers.map([batch])
+        (answer,) = workers.map([(SEAL, batch)])
     finally:
         workers.close()
 
