@@ -260,6 +260,7 @@ class Archiver:
         self._seal_settings = SealSettings(
             repo.key, repo.compression_level, self._chunker.params.min_size
         )
+        self._has_data = repo.blob_check(BlobType.DATA)
         self._small_seen = 0
         self._pool_lock = threading.Lock()
         # Asked for, workers start at once; by default when worth it.
@@ -746,8 +747,6 @@ class Archiver:
         finally:
             self._file_slots.release()
 
-    def _has_data(self, blob_id: bytes) -> bool:
-        return self.repo.has_blob(BlobType.DATA, blob_id)
 
     def _archive_file(self, entry: Entry) -> Node | None:
         self.stats.current_file = entry.path

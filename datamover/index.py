@@ -4,7 +4,7 @@ in-memory master index built from all of them plus this session's uploads."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -131,6 +131,11 @@ class MasterIndex:
 
     def has(self, blob_type: BlobType, blob_id: bytes) -> bool:
         return blob_id in self._blobs[blob_type]
+
+    def ids(self, blob_type: BlobType) -> Container[bytes]:
+        """The ids of this type, live (it grows as packs are added): ``blob_id in ...`` is
+        `has` without two calls, for a caller asking once per file."""
+        return self._blobs[blob_type].keys()
 
     def has_pack(self, pack_id: bytes) -> bool:
         return pack_id in self._packs

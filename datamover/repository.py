@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from contextlib import AbstractContextManager, contextmanager
@@ -227,6 +227,16 @@ class Repository:
 
     def has_blob(self, blob_type: BlobType, blob_id: bytes) -> bool:
         return self.index.has(blob_type, blob_id) or (blob_type, blob_id) in self._pending
+
+    def blob_check(self, blob_type: BlobType) -> Callable[[bytes], bool]:
+        """`has_blob` for one type, as one call: an incremental backup asks for the content
+        of every unchanged file."""
+        indexed, pending = self.index.ids(blob_type), self._pending
+
+        def known(blob_id: bytes) -> bool:
+            return blob_id in indexed or (blob_type, blob_id) in pending
+
+        return known
 
     def save_blob(
         self, blob_type: BlobType, data: bytes, blob_id: bytes | None = None

@@ -106,25 +106,39 @@ class _FilePlan(NamedTuple):
         """Read from the node's JSON without validating a `Node` (which cost a restore of
         many small files a sixth of its time); None if anything in it is unusual: the
         caller then validates it as a `Node`, which says what is wrong."""
-        numbers = [doc.get(key, 0) for key in _FILE_NUMBERS]
-        if not all(type(number) is int for number in numbers):
+        get = doc.get
+        size, links, inode, device_id = (
+            get("size", 0),
+            get("links", 0),
+            get("inode", 0),
+            get("device_id", 0),
+        )
+        mode, uid, gid = get("mode", 0), get("uid", 0), get("gid", 0)
+        if not (
+            type(size) is int
+            and type(links) is int
+            and type(inode) is int
+            and type(device_id) is int
+            and type(mode) is int
+            and type(uid) is int
+            and type(gid) is int
+        ):
             return None
-        hex_ids = doc.get("content") or []
+        hex_ids = get("content") or []
         if not isinstance(hex_ids, list):
             return None
         try:
             content = [bytes.fromhex(hex_id) for hex_id in hex_ids]
-            atime, mtime = unix_ns_of(doc.get("atime")), unix_ns_of(doc.get("mtime"))
+            mtime_text, atime_text = get("mtime"), get("atime")
+            mtime = unix_ns_of(mtime_text)
+            atime = mtime if atime_text == mtime_text else unix_ns_of(atime_text)
         except (TypeError, ValueError):
             return None
-        if any(len(blob_id) != ID_SIZE for blob_id in content):
-            return None
-        size, links, inode, device_id, mode, uid, gid = numbers
+        for blob_id in content:
+            if len(blob_id) != ID_SIZE:
+                return None
         meta = Metadata(posix_permissions(mode), uid, gid, atime, mtime)
         return cls(name, size, content, links, inode, device_id, meta)
-
-
-_FILE_NUMBERS = ("size", "links", "inode", "device_id", "mode", "uid", "gid")
 
 
 def _node(doc: dict[str, Any]) -> Node:
@@ -297,6 +311,7 @@ class Restorer:
             self._tree_pool, self.repo.load_tree_documents, [i for i in ids if i is not None]
         )
         seen: set[str] = set()
+        prefix = path if path.endswith("/") else path + "/"
         for doc, subtree in zip(documents, ids, strict=True):
             raw_name = doc.get("name")
             name = go_unquote(raw_name) if isinstance(raw_name, str) else ""
@@ -308,7 +323,7 @@ class Restorer:
             except UnsafeNameError as exc:
                 self.stats.error(str(exc))
                 continue
-            child = os.path.join(path, name)
+            child = prefix + name
             kind = doc.get("type")
             try:
                 if kind == NodeType.FILE:

@@ -96,6 +96,8 @@ class WorkerPool:
             self._queue.put(None)
         for thread in self._threads:
             thread.join()
+        for worker in self._workers:  # all at once: each exits as it sees the end
+            worker.end_requests()
         for worker in self._workers:
             worker.stop()
 
@@ -223,9 +225,13 @@ class _Worker:
         with contextlib.suppress(OSError):
             self._process.kill()
 
-    def stop(self) -> None:
+    def end_requests(self) -> None:
+        """No more requests: the worker exits once it has answered the last."""
         with contextlib.suppress(OSError):
-            self._requests.close()  # end of requests: the worker exits
+            self._requests.close()
+
+    def stop(self) -> None:
+        self.end_requests()
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -270,3 +276,6 @@ if __name__ == "__main__":
     workerpool._serve(
         Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
     )
+    # Every answer is written; tearing the interpreter down would only delay the caller,
+    # who waits for this exit.
+    os._exit(0)
