@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import uuid
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,12 @@ from datamover.backend import S3Backend, open_backend
 from datamover.backend.base import FileType
 from datamover.blobs import BlobType
 from datamover.crypto import ScryptParams
-from datamover.errors import AccessDeniedError, BackendUnreachableError, RepositoryNotFoundError
+from datamover.errors import (
+    AccessDeniedError,
+    BackendError,
+    BackendUnreachableError,
+    RepositoryNotFoundError,
+)
 from datamover.repository import Repository
 from datamover.snapshots import Snapshot
 from datamover.tree import Node, NodeType, Tree
@@ -94,3 +100,20 @@ def test_repository_strings() -> None:
         open_backend("s3:bucket-without-endpoint")
     with pytest.raises(ValueError):
         open_backend("sftp:host:/path")
+
+
+def test_an_upload_damaged_in_transit_is_refused(s3: S3Info) -> None:
+    """Bodies are not hashed into the signature (packs carry their own SHA-256); a CRC32
+    header, which SeaweedFS (like S3) checks, still catches damage on the way."""
+    backend = open_backend(s3_repo_string(s3), access_key=s3.access_key, secret_key=s3.secret_key)
+    assert isinstance(backend, S3Backend)
+    backend.create_layout()
+
+    def damage(request: Any, **_: object) -> None:
+        sent = request.body.read() if hasattr(request.body, "read") else request.body
+        request.body = bytes([sent[0] ^ 0xFF]) + sent[1:]
+
+    backend._client.meta.events.register("before-send.s3.PutObject", damage)
+    with pytest.raises(BackendError, match=r"BadDigest|did not match"):
+        backend.save(FileType.DATA, "ab" * 32, os.urandom(100_000))
+    assert not backend.exists(FileType.DATA, "ab" * 32)
