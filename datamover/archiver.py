@@ -747,7 +747,6 @@ class Archiver:
         finally:
             self._file_slots.release()
 
-
     def _archive_file(self, entry: Entry) -> Node | None:
         self.stats.current_file = entry.path
         read = self._read_file(entry.path)

@@ -20,6 +20,10 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import structlog
+
+log = structlog.get_logger(__name__)
+
 CACHE_DIR_ENV = "LIFEBOAT_CACHE_DIR"
 _TAG = "CACHEDIR.TAG"
 _TAG_TEXT = (
@@ -45,6 +49,9 @@ class RepositoryCache:
         self.location = location
         self._keys = root / "keys" / hashlib.sha256(location.encode()).hexdigest()[:32]
         self._packs: Path | None = None
+        self.writable = True
+        """False once a write failed: packs are then read in ranges, not downloaded whole
+        again and again for nothing."""
         self._fetching: dict[str, threading.Lock] = {}
         self._fetching_guard = threading.Lock()
 
@@ -80,6 +87,10 @@ class RepositoryCache:
 
     def _pack_path(self, pack_hex: str) -> Path | None:
         return None if self._packs is None else self._packs / pack_hex[:2] / pack_hex
+
+    @property
+    def keeps_packs(self) -> bool:
+        return self._packs is not None and self.writable
 
     def read_pack_range(
         self, pack_hex: str, offset: int, length: int, download: Callable[[], bytes]
@@ -135,7 +146,8 @@ class RepositoryCache:
             return self._fetching.setdefault(pack_hex, threading.Lock())
 
     def _write(self, path: Path, data: bytes) -> None:
-        """Write atomically (another process may read the same entry); failures ignored."""
+        """Write atomically (another process may read the same entry); a failure only
+        makes the cache read-only for the rest of the run."""
         try:
             self._ensure_root()
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -148,8 +160,10 @@ class RepositoryCache:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
                 raise
-        except OSError:
-            return
+        except OSError as exc:
+            if self.writable:
+                log.warning("the local cache is not writable", cache=str(self.root), error=str(exc))
+            self.writable = False
 
     def _ensure_root(self) -> None:
         tag = self.root / _TAG

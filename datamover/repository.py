@@ -412,7 +412,7 @@ class Repository:
     def load_located_blob(self, location: BlobLocation) -> bytes:
         pack_hex = location.pack_id.hex()
         blob = location.blob
-        if self.cache is not None and blob.type is BlobType.TREE:
+        if self.cache is not None and self.cache.keeps_packs and blob.type is BlobType.TREE:
             sealed, cached = self.cache.read_pack_range(
                 pack_hex, blob.offset, blob.length, lambda: self._load_pack(pack_hex, blob)
             )

@@ -28,6 +28,7 @@ class CountingBackend(LocalBackend):
         super().__init__(root)
         self.key_listings = 0
         self.pack_loads: list[str] = []
+        self.whole_pack_loads = 0
 
     def list(self, file_type: FileType) -> Iterator[FileInfo]:
         if file_type is FileType.KEYS:
@@ -37,6 +38,7 @@ class CountingBackend(LocalBackend):
     def load(self, file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
         if file_type is FileType.DATA:
             self.pack_loads.append(name)
+            self.whole_pack_loads += offset == 0 and length == -1
         return super().load(file_type, name, offset, length)
 
 
@@ -149,3 +151,28 @@ def test_packs_the_index_no_longer_names_leave_the_cache(
     Repository.open(LocalBackend(tmp_path / "repo"), PASSWORD, cache=cache).close()
 
     assert not (cache.root / repo.config.id / "data" / "ab" / gone).exists()
+
+
+def test_an_unwritable_cache_only_costs_speed(tmp_path: Path) -> None:
+    """Packs are then read in ranges, as without a cache, not downloaded whole each time."""
+    source = tmp_path / "source"
+    for directory in ("a", "b", "c"):
+        (source / directory).mkdir(parents=True)
+        (source / directory / "file").write_text(directory)
+    repo = Repository.init(LocalBackend(tmp_path / "repo"), PASSWORD, kdf_params=FAST_KDF)
+    result = backup(repo, str(source), BackupOptions())
+    repo.close()
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the cache would be")
+    cache = RepositoryCache(blocked, "the repository string")
+    backend = CountingBackend(tmp_path / "repo")
+
+    reopened = Repository.open(backend, PASSWORD, cache=cache)
+    root = reopened.load_tree(bytes.fromhex(result.tree))
+    for node in root.nodes:
+        assert node.subtree is not None
+        reopened.load_tree(node.subtree)
+    reopened.close()
+
+    assert not cache.writable
+    assert len(backend.pack_loads) == 4 and backend.whole_pack_loads == 0
