@@ -266,7 +266,10 @@ def _serve(requests: Connection, answers: Connection) -> None:
         except EOFError:
             return
         answer = serve_one(pickle.loads(message))  # noqa: S301
-        answers.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            answers.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+        except BrokenPipeError:
+            return  # the parent is gone (killed): nobody wants the answer
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ secrets in a worker's environment."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +58,42 @@ def test_workers_get_no_secrets_from_the_environment(monkeypatch: pytest.MonkeyP
 
     assert "secret" not in repr(env)
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(Path(__file__).parents[2])
+
+
+_ORPHANING_PARENT = """
+import time
+from datamover.workerpool import WorkerPool
+pool = WorkerPool("datamover.workerpool:echo", None, 2)
+print(" ".join(str(worker._process.pid) for worker in pool._workers), flush=True)
+for _ in range(8):  # answers larger than a pipe, which nobody reads
+    pool.submit(b"x" * (4 << 20), lambda answer: time.sleep(3600))
+time.sleep(3600)
+"""
+
+
+def test_workers_of_a_killed_parent_exit_quietly() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _ORPHANING_PARENT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None and parent.stderr is not None
+    pids = [int(pid) for pid in parent.stdout.readline().split()]
+    time.sleep(1)  # the workers are writing answers nobody reads
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in pids)
+    assert "Traceback" not in parent.stderr.read()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan is reaped by whoever adopts it, maybe later)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status and "State:\tX" not in status
