@@ -55,10 +55,13 @@ def _common_options(func: Callable[P, R]) -> Callable[P, R]:
     return func
 
 
-def _settings(ctx: click.Context, **given: Any) -> RepoContext:
+def _session(ctx: click.Context, options: dict[str, Any], *, derive: bool = True) -> RepoSession:
+    """Take the common options (`RepoContext`'s fields) out of a command's `options`,
+    merged over those given before the command's name, and start the session."""
+    given = {name: options.pop(name) for name in RepoContext.model_fields}
     base: RepoContext = ctx.find_object(RepoContext) or RepoContext()
     update = {k: v for k, v in given.items() if v not in (None, False)}
-    return base.model_copy(update=update)
+    return RepoSession.start(base.model_copy(update=update), derive=derive)
 
 
 def _fail_cleanly(func: Callable[P, R]) -> Callable[P, R]:
@@ -103,7 +106,7 @@ _processes_option = click.option(
 @_fail_cleanly
 def init(ctx: click.Context, /, **given: Any) -> None:
     """Create a new repository."""
-    session = RepoSession.start(_settings(ctx, **given), derive=False)
+    session = _session(ctx, given, derive=False)
     from lifeboat.cli import repo_run
 
     repo_run.init(session)
@@ -143,46 +146,12 @@ def init(ctx: click.Context, /, **given: Any) -> None:
 )
 @click.pass_context
 @_fail_cleanly
-def backup(
-    ctx: click.Context,
-    /,
-    directory: str,
-    tags: tuple[str, ...],
-    host: str | None,
-    path_label: str | None,
-    parent: str | None,
-    force: bool,
-    excludes: tuple[str, ...],
-    files: int,
-    processes: int | None,
-    memory_limit: int,
-    pack_size: int,
-    checkpoint_interval: float,
-    checkpoint_file: Path | None,
-    resume_file: Path | None,
-    **given: Any,
-) -> None:
+def backup(ctx: click.Context, /, directory: str, **options: Any) -> None:
     """Back up DIRECTORY into a new snapshot."""
-    session = RepoSession.start(_settings(ctx, **given))
+    session = _session(ctx, options)
     from lifeboat.cli import repo_run
 
-    repo_run.backup(
-        session,
-        directory,
-        tags=tags,
-        host=host,
-        path_label=path_label,
-        parent=parent,
-        force=force,
-        excludes=excludes,
-        files=files,
-        processes=processes,
-        memory_limit=memory_limit,
-        pack_size=pack_size,
-        checkpoint_interval=checkpoint_interval,
-        checkpoint_file=checkpoint_file,
-        resume_file=resume_file,
-    )
+    repo_run.backup(session, directory, **options)
 
 
 @repo.command()
@@ -197,30 +166,12 @@ def backup(
 )
 @click.pass_context
 @_fail_cleanly
-def restore(
-    ctx: click.Context,
-    /,
-    snapshot: str,
-    target: str,
-    include: str | None,
-    files: int,
-    processes: int | None,
-    memory_limit: int,
-    **given: Any,
-) -> None:
+def restore(ctx: click.Context, /, snapshot: str, **options: Any) -> None:
     """Restore SNAPSHOT (an id, a prefix or `latest`) into --target."""
-    session = RepoSession.start(_settings(ctx, **given))
+    session = _session(ctx, options)
     from lifeboat.cli import repo_run
 
-    code = repo_run.restore(
-        session,
-        snapshot,
-        target=target,
-        include=include,
-        files=files,
-        processes=processes,
-        memory_limit=memory_limit,
-    )
+    code = repo_run.restore(session, snapshot, **options)
     if code:
         ctx.exit(code)
 
@@ -233,7 +184,7 @@ def restore(
 @_fail_cleanly
 def snapshots(ctx: click.Context, /, tags: tuple[str, ...], host: str | None, **given: Any) -> None:
     """List snapshots."""
-    session = RepoSession.start(_settings(ctx, **given))
+    session = _session(ctx, given)
     from lifeboat.cli import repo_run
 
     repo_run.snapshots(session, tags=tags, host=host)
@@ -254,7 +205,7 @@ def check(
 ) -> None:
     """Check the repository's structure, and with --read-data its content."""
     percent = _percent(read_data_subset) if read_data_subset else None
-    session = RepoSession.start(_settings(ctx, **given))
+    session = _session(ctx, given)
     from lifeboat.cli import repo_run
 
     code = repo_run.check(session, read_data=read_data, percent=percent)
@@ -274,7 +225,7 @@ def forget(
     """Remove snapshots by id or tags (the data stays until `gc`)."""
     if not snapshot_ids and not tags:
         raise click.UsageError("name snapshots or give --tag")
-    session = RepoSession.start(_settings(ctx, **given))
+    session = _session(ctx, given)
     from lifeboat.cli import repo_run
 
     repo_run.forget(session, snapshot_ids=snapshot_ids, tags=tags)
@@ -294,7 +245,7 @@ def forget(
 def gc(ctx: click.Context, /, safety_margin: str, dry_run: bool, **given: Any) -> None:
     """Delete data that no snapshot uses, under an exclusive lock."""
     margin = _duration(safety_margin)
-    session = RepoSession.start(_settings(ctx, **given))
+    session = _session(ctx, given)
     from lifeboat.cli import repo_run
 
     repo_run.gc(session, margin=margin, margin_text=safety_margin, dry_run=dry_run)
@@ -306,7 +257,7 @@ def gc(ctx: click.Context, /, safety_margin: str, dry_run: bool, **given: Any) -
 @_fail_cleanly
 def stats(ctx: click.Context, /, **given: Any) -> None:
     """Show how much the repository stores, and its dedup and compression ratios."""
-    session = RepoSession.start(_settings(ctx, **given))
+    session = _session(ctx, given)
     from lifeboat.cli import repo_run
 
     repo_run.stats(session)
@@ -333,6 +284,6 @@ def _duration(text: str) -> timedelta:
         raise click.BadParameter(f"{text!r} is not a duration like 30m, 2h or 1d") from None
 
 
-if __name__ == "__main__":  # `python -m lifeboat.cli.repo`: the group alone, for benchmarks
+if __name__ == "__main__":  # `python -m lifeboat.cli.repo`: the group alone (tests use it)
     configure_logging("warning")
     repo(prog_name="lifeboat repo")
