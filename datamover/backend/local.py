@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from datamover.atomicfile import write_atomically
 from datamover.backend.base import FileInfo, FileType, relative_path
 from datamover.errors import AccessDeniedError, BackendError, FileNotFoundInBackendError
 
@@ -42,18 +41,7 @@ class LocalBackend:
         path = self._path(file_type, name)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}-tmp-")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.chmod(tmp, 0o400)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
+            write_atomically(path, data, mode=0o400)
         except PermissionError as exc:
             raise AccessDeniedError(f"cannot write {path}: {exc}") from exc
         except OSError as exc:

@@ -7,7 +7,6 @@ derivation before this one (the data mover, boto3, rich) is imported.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -19,6 +18,7 @@ from pydantic import BaseModel
 
 from datamover.api import backup as run_backup
 from datamover.api import restore as run_restore
+from datamover.atomicfile import write_atomically
 from datamover.backend import open_backend
 from datamover.check import check as check_repository
 from datamover.jobs import (
@@ -105,7 +105,7 @@ def backup(
     def on_progress(progress: BackupProgress) -> None:
         display.backup(progress)
         if checkpoint_file is not None and progress.checkpoint is not None:
-            _write_atomically(checkpoint_file, progress.checkpoint.model_dump_json().encode())
+            write_atomically(checkpoint_file, progress.checkpoint.model_dump_json().encode())
 
     with open_repository(session, pack_size_mib=pack_size) as repository, display:
         result = run_backup(
@@ -243,15 +243,6 @@ def _emit(session: RepoSession, model: BaseModel | list[Any] | dict[str, Any], t
             click.echo(json.dumps(model))
     else:
         click.echo(text)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _size(n: int) -> str:
