@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
+
+from datamover.atomicfile import write_atomically
 
 log = structlog.get_logger(__name__)
 
@@ -124,11 +125,12 @@ class RepositoryCache:
             with contextlib.suppress(OSError):
                 path.unlink()
 
-    def keep_only_packs(self, wanted: Iterable[str]) -> None:
-        """Delete cached packs the repository's index no longer names (after a gc)."""
+    def keep_only_packs(self, indexed: Callable[[bytes], bool]) -> None:
+        """Delete cached packs the repository's index no longer names (after a gc). Asks
+        about the cached packs only, not every pack of the repository; leaves another
+        process's temporary files alone."""
         if self._packs is None:
             return
-        keep = set(wanted)
         try:
             directories = list(self._packs.iterdir())
         except OSError:
@@ -136,7 +138,7 @@ class RepositoryCache:
         for directory in directories:
             with contextlib.suppress(OSError):
                 for entry in directory.iterdir():
-                    if entry.name not in keep:
+                    if not entry.name.startswith(".") and not _names_indexed(entry.name, indexed):
                         entry.unlink()
 
     # -- files ---------------------------------------------------------------------------
@@ -151,15 +153,7 @@ class RepositoryCache:
         try:
             self._ensure_root()
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(data)
-                os.replace(temporary, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
+            write_atomically(path, data, durable=False)
         except OSError as exc:
             if self.writable:
                 log.warning("the local cache is not writable", cache=str(self.root), error=str(exc))
@@ -170,6 +164,13 @@ class RepositoryCache:
         if not tag.exists():
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             tag.write_text(_TAG_TEXT)
+
+
+def _names_indexed(name: str, indexed: Callable[[bytes], bool]) -> bool:
+    try:
+        return indexed(bytes.fromhex(name))
+    except ValueError:
+        return False
 
 
 def _pread(path: Path, offset: int, length: int) -> bytes | None:

@@ -210,7 +210,7 @@ class Repository:
         )
         repo.index.load(backend, key)
         if cache is not None:
-            cache.keep_only_packs(pack_id.hex() for pack_id in repo.index.pack_ids())
+            cache.keep_only_packs(repo.index.has_pack)
         return repo
 
     def close(self) -> None:

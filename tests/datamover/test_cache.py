@@ -147,10 +147,14 @@ def test_packs_the_index_no_longer_names_leave_the_cache(
     gone = "ab" * 32
     cache.save_pack(gone, b"a pack that gc deleted")
     assert (cache.root / repo.config.id / "data" / "ab" / gone).exists()
+    # Another process's pack being written: not ours to delete.
+    being_written = cache.root / repo.config.id / "data" / "ab" / f".{gone}-tmp-x"
+    being_written.write_bytes(b"half a pack")
 
     Repository.open(LocalBackend(tmp_path / "repo"), PASSWORD, cache=cache).close()
 
     assert not (cache.root / repo.config.id / "data" / "ab" / gone).exists()
+    assert being_written.exists()
 
 
 def test_an_unwritable_cache_only_costs_speed(tmp_path: Path) -> None:
