@@ -2,7 +2,8 @@
 
 Callers (the CLI, the Temporal activities, the benchmark) open a `Repository` and call these;
 progress callbacks receive pydantic models, and a backup's checkpoint can be handed back to
-`backup(..., resume_from=...)` after a crash.
+`backup(..., resume_from=...)` after a crash. The archiver and the restorer are imported by
+the call that needs them: a command runs one of the two, and each costs ~0.02 s to import.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 
-from datamover.archiver import backup_tree
 from datamover.jobs import (
     BackupCheckpoint,
     BackupOptions,
@@ -23,7 +23,6 @@ from datamover.jobs import (
     RestoreResult,
 )
 from datamover.repository import Repository
-from datamover.restorer import restore_snapshot
 
 __all__ = [
     "BackupCheckpoint",
@@ -68,6 +67,8 @@ def backup(
 
     `options.parent == "latest"` picks the newest snapshot with the same paths and host.
     """
+    from datamover.archiver import backup_tree
+
     options = options or BackupOptions()
     if options.parent == LATEST:
         paths = list(options.paths or (os.path.abspath(source),))
@@ -90,6 +91,8 @@ def restore(
 
     Files that cannot be restored are listed in `RestoreResult.errors`; the others are.
     """
+    from datamover.restorer import restore_snapshot
+
     with repo.lock(exclusive=False, check_later=True):  # confirmed before any data is read
         return restore_snapshot(
             repo, snapshot, target, options or RestoreOptions(), progress=progress

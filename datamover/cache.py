@@ -18,12 +18,9 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-
-import structlog
+from typing import Any
 
 from datamover.atomicfile import write_atomically
-
-log = structlog.get_logger(__name__)
 
 CACHE_DIR_ENV = "LIFEBOAT_CACHE_DIR"
 _TAG = "CACHEDIR.TAG"
@@ -156,7 +153,9 @@ class RepositoryCache:
             write_atomically(path, data, durable=False)
         except OSError as exc:
             if self.writable:
-                log.warning("the local cache is not writable", cache=str(self.root), error=str(exc))
+                _log().warning(
+                    "the local cache is not writable", cache=str(self.root), error=str(exc)
+                )
             self.writable = False
 
     def _ensure_root(self) -> None:
@@ -189,3 +188,11 @@ def _pread(path: Path, offset: int, length: int) -> bytes | None:
 
 def _slice(data: bytes, offset: int, length: int) -> bytes:
     return data[offset : offset + length]
+
+
+def _log() -> Any:
+    """The logger, imported when first needed: a command opens its cache before it imports
+    (and configures) structlog, to start its key derivation early (`datamover.earlykey`)."""
+    import structlog
+
+    return structlog.get_logger(__name__)

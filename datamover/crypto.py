@@ -7,7 +7,6 @@ nonce: the one-time Poly1305 key is ``r || AES-128_k(IV)``; Poly1305 clamps ``r`
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 import threading
@@ -16,6 +15,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.poly1305 import Poly1305
+
+from datamover.kdf import ScryptParams, scrypt_derive
 
 IV_SIZE = 16
 MAC_SIZE = 16
@@ -127,28 +128,9 @@ class _CipherContexts:
     """AES-128-ECB under the MAC key k, for the Poly1305-AES ``s`` of each IV."""
 
 
-@dataclass(frozen=True, slots=True)
-class ScryptParams:
-    """scrypt cost parameters, stored in each key file (restic's defaults)."""
-
-    n: int = 32768
-    r: int = 8
-    p: int = 4
-
-
 def derive_key(password: str, salt: bytes, params: ScryptParams) -> MasterKey:
     """The user key that seals a key file's master key: 64 scrypt bytes split like restic."""
-    maxmem = 128 * params.r * (params.n + params.p + 2) + (1 << 20)
-    derived = hashlib.scrypt(
-        password.encode(),
-        salt=salt,
-        n=params.n,
-        r=params.r,
-        p=params.p,
-        maxmem=maxmem,
-        dklen=64,
-    )
-    return MasterKey.from_derived(derived)
+    return MasterKey.from_derived(scrypt_derive(password, salt, params))
 
 
 def _b64(data: bytes) -> str:

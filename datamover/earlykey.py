@@ -3,7 +3,8 @@
 scrypt costs about half a second and `hashlib.scrypt` releases the GIL, so a command that
 starts it first, from the key file the cache remembers (`datamover.cache`), gets it done on
 another CPU while it imports the rest and reaches the repository. `datamover.keys` then
-uses it only if the repository still holds that key file, byte for byte.
+uses it only if the repository still holds that key file, byte for byte. Light on purpose:
+the standard library and the cache only, so that it can start before the rest is imported.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import threading
 
 from datamover.cache import RepositoryCache
-from datamover.crypto import MasterKey, ScryptParams, derive_key
+from datamover.kdf import ScryptParams, scrypt_derive
 
 
 class EarlyKey:
@@ -22,7 +23,7 @@ class EarlyKey:
     def __init__(self, name: str, document: bytes, password: str) -> None:
         self.name = name
         self.document = document
-        self._user_key: MasterKey | None = None
+        self._derived: bytes | None = None
         self._thread = threading.Thread(
             target=self._derive, args=(password,), name="key-derivation", daemon=True
         )
@@ -43,9 +44,10 @@ class EarlyKey:
             salt = base64.b64decode(doc["salt"])
         except (ValueError, KeyError, TypeError):
             return  # not a key file we can use: the normal path will say what is wrong
-        self._user_key = derive_key(password, salt, params)
+        self._derived = scrypt_derive(password, salt, params)
 
-    def user_key(self) -> MasterKey | None:
-        """The derived key (waiting for it), or None if the remembered file was unusable."""
+    def derived(self) -> bytes | None:
+        """The user key's bytes (waiting for them), or None if the remembered file was
+        unusable."""
         self._thread.join()
-        return self._user_key
+        return self._derived

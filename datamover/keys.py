@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from datamover.backend.base import Backend, FileType
 from datamover.cache import RepositoryCache
-from datamover.crypto import AuthenticationError, MasterKey, ScryptParams, derive_key
+from datamover.crypto import AuthenticationError, MasterKey, derive_key
 from datamover.earlykey import EarlyKey
 from datamover.errors import (
     FileNotFoundInBackendError,
@@ -23,6 +23,7 @@ from datamover.errors import (
 from datamover.gotime import GoTime
 from datamover.ids import hash_bytes
 from datamover.jsonfmt import dumps
+from datamover.kdf import ScryptParams
 
 SALT_SIZE = 64
 
@@ -110,10 +111,10 @@ def _open_remembered(backend: Backend, early: EarlyKey) -> MasterKey | None:
         return None
     if document != early.document:
         return None
-    user_key = early.user_key()
-    if user_key is None:
+    derived = early.derived()
+    if derived is None:
         return None
-    return _unseal(_parse_key_file(early.name, document), user_key)
+    return _unseal(_parse_key_file(early.name, document), MasterKey.from_derived(derived))
 
 
 def _parse_key_file(name: str, document: bytes) -> KeyFile:

@@ -85,10 +85,13 @@ def _new_info(exclusive: bool) -> LockInfo:
     )
 
 
-def list_locks(backend: Backend, key: MasterKey) -> Iterator[tuple[str, LockInfo]]:
-    """Readable locks; unreadable ones are skipped, as restic does."""
+def list_locks(
+    backend: Backend, key: MasterKey, *, besides: str | None = None
+) -> Iterator[tuple[str, LockInfo]]:
+    """Readable locks (other than `besides`, not even read); unreadable ones are skipped,
+    as restic does."""
     for info in backend.list(FileType.LOCKS):
-        if info.size == 0:
+        if info.size == 0 or info.name == besides:
             continue
         try:
             data = load_unpacked(backend, key, FileType.LOCKS, info.name)
@@ -168,8 +171,8 @@ class Lock:
 
 
 def _conflict(backend: Backend, key: MasterKey, exclusive: bool, own: str | None) -> str | None:
-    for name, other in list_locks(backend, key):
-        if name == own or other.is_stale():
+    for _, other in list_locks(backend, key, besides=own):
+        if other.is_stale():
             continue
         if exclusive or other.exclusive:
             return f"repository {backend.location} is already locked: {other.describe()}"

@@ -25,7 +25,7 @@ from datamover.backend.base import Backend, FileType
 from datamover.blobs import BlobType, PackedBlob
 from datamover.cache import RepositoryCache
 from datamover.config import REPO_VERSION, RepoConfig
-from datamover.crypto import AuthenticationError, MasterKey, ScryptParams
+from datamover.crypto import AuthenticationError, MasterKey
 from datamover.earlykey import EarlyKey
 from datamover.errors import (
     AmbiguousSnapshotIdError,
@@ -41,12 +41,13 @@ from datamover.errors import (
 )
 from datamover.ids import hash_bytes
 from datamover.index import BlobLocation, MasterIndex, save_index_files
+from datamover.kdf import ScryptParams
 from datamover.keys import create_key, open_master_key
 from datamover.locks import Lock, locked
 from datamover.pack import PackBuilder, read_pack_header
 from datamover.snapshots import Snapshot
 from datamover.tree import Node, Tree, tree_documents
-from datamover.unpacked import load_unpacked, save_unpacked
+from datamover.unpacked import decode_unpacked, load_unpacked, save_unpacked
 
 __all__ = ["BlobType", "RepoCheckpoint", "RepoConfig", "RepoStats", "Repository"]
 
@@ -128,6 +129,7 @@ class Repository:
         self._index_write_lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._locks: list[Lock] = []
+        self._snapshots_read: dict[str, Snapshot] = {}
         self._stats = RepoStats()
         self._uploader = ThreadPoolExecutor(
             max_workers=upload_threads or max_pending_packs, thread_name_prefix="pack-upload"
@@ -188,10 +190,12 @@ class Repository:
         With a `cache`, the key file that opens is remembered and tree packs are kept
         locally; `early_key` is a derivation the caller started from that cache.
         Raises RepositoryNotFoundError, WrongPasswordError, UnsupportedRepositoryError."""
-        if not backend.exists(FileType.CONFIG, "config"):
-            raise RepositoryNotFoundError(f"no repository at {backend.location}")
+        try:  # (read, not asked for first: one round trip less for every command)
+            sealed_config = backend.load(FileType.CONFIG, "config")
+        except FileNotFoundInBackendError:
+            raise RepositoryNotFoundError(f"no repository at {backend.location}") from None
         key = open_master_key(backend, password, cache=cache, early=early_key)
-        document = load_unpacked(backend, key, FileType.CONFIG, "config")
+        document = decode_unpacked(key, FileType.CONFIG, "config", sealed_config)
         config = RepoConfig.model_validate_json(document)
         if config.version != REPO_VERSION:
             raise UnsupportedRepositoryError(
@@ -514,6 +518,8 @@ class Repository:
             if not snapshots:
                 raise SnapshotNotFoundError(f"no snapshots in {self.backend.location}")
             return snapshots[-1]
+        if snapshot_id in self._snapshots_read:  # a full id this instance has read
+            return snapshot_id, self._snapshots_read[snapshot_id]
         matches = [
             info.name
             for info in self.backend.list(FileType.SNAPSHOTS)
@@ -526,8 +532,13 @@ class Repository:
         return matches[0], self._read_snapshot(matches[0])
 
     def _read_snapshot(self, name: str) -> Snapshot:
-        document = load_unpacked(self.backend, self.key, FileType.SNAPSHOTS, name)
-        return Snapshot.from_json(document)
+        """A snapshot file, read once per instance: its name is the hash of its content, so
+        it never changes (a backup looks its parent up by id right after listing them)."""
+        snapshot = self._snapshots_read.get(name)
+        if snapshot is None:
+            document = load_unpacked(self.backend, self.key, FileType.SNAPSHOTS, name)
+            snapshot = self._snapshots_read[name] = Snapshot.from_json(document)
+        return snapshot
 
     def list_snapshots(self) -> list[tuple[str, Snapshot]]:
         """All snapshots, oldest first."""

@@ -13,9 +13,10 @@ import re
 import sys
 import threading
 from collections.abc import MutableMapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import structlog
+if TYPE_CHECKING:
+    import structlog
 
 REDACTED = "***"
 _SECRET_KEY = re.compile(
@@ -78,6 +79,9 @@ def configure_logging(
 
     `json=None` picks JSON lines unless `stream` is a terminal.
     """
+    _import_structlog_first()
+    import structlog
+
     out = stream or sys.stderr
     as_json = (not out.isatty()) if json is None else json
     shared: list[structlog.types.Processor] = [
@@ -112,3 +116,18 @@ def configure_logging(
     # Libraries that echo request bodies or credentials at debug level stay at warning.
     for noisy in ("botocore", "boto3", "urllib3", "kubernetes.client.rest", "s3transfer"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def _import_structlog_first() -> None:
+    """Import structlog without rich, if nothing has imported either yet.
+
+    structlog's console renderer imports rich (and pygments) when it is imported, only to
+    offer rich tracebacks: 0.1 s of every `lifeboat repo` command, whose logs are a few
+    warnings or JSON lines. Hidden from that import, the renderer prints plain tracebacks.
+    """
+    if "structlog" not in sys.modules and "rich" not in sys.modules:
+        sys.modules["rich"] = None  # type: ignore[assignment]  # `import rich` fails meanwhile
+        try:
+            import structlog  # noqa: F401
+        finally:
+            del sys.modules["rich"]

@@ -1,15 +1,17 @@
 """A repository under a prefix of an S3 bucket, in restic's default layout.
 
-One boto3 client is shared by all threads (boto3 clients are thread-safe); its connection
-pool is sized for the uploader and reader threads so parallel requests do not queue.
+One S3 client is shared by all threads (clients are thread-safe); its connection pool is
+sized for the uploader and reader threads so parallel requests do not queue. The client is
+botocore's, which is what boto3 hands out: made without boto3's wrapper, every command
+skips importing its transfer manager (s3transfer, multiprocessing: ~0.03 s).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
@@ -30,6 +32,9 @@ _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
 class S3Backend:
+    list_page_size = 1000
+    """Names per listing request (S3's maximum)."""
+
     def __init__(
         self,
         endpoint: str,
@@ -57,13 +62,14 @@ class S3Backend:
             request_checksum_calculation="when_supported",
             response_checksum_validation="when_required",
         )
-        self._client: S3Client = boto3.session.Session().client(
+        client = botocore.session.get_session().create_client(
             "s3",
             endpoint_url=endpoint,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
             config=config,
         )
+        self._client = cast("S3Client", client)
 
     @property
     def location(self) -> str:
@@ -151,18 +157,27 @@ class S3Backend:
                 yield self.stat(FileType.CONFIG, "config")
             return
         base = f"{self.prefix}/{file_type.value}/" if self.prefix else f"{file_type.value}/"
-        paginator = self._client.get_paginator("list_objects_v2")
-        try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=base):
-                for item in page.get("Contents", []):
-                    name = item["Key"].rsplit("/", 1)[-1]
-                    if not name or name.startswith("."):
-                        continue
-                    yield FileInfo(
-                        name=name, size=item["Size"], mtime=item["LastModified"].timestamp()
-                    )
-        except (ClientError, BotoCoreError) as exc:
-            self._fail(exc, f"listing {base}")
+        # Pages followed by hand: a paginator loads another service description (~20 ms
+        # of every command's start).
+        pages: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Prefix": base,
+            "MaxKeys": self.list_page_size,
+        }
+        while True:
+            try:
+                page = self._client.list_objects_v2(**pages)
+            except (ClientError, BotoCoreError) as exc:
+                self._fail(exc, f"listing {base}")
+            for item in page.get("Contents", []):
+                name = item["Key"].rsplit("/", 1)[-1]
+                if not name or name.startswith("."):
+                    continue
+                yield FileInfo(name=name, size=item["Size"], mtime=item["LastModified"].timestamp())
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+            pages["ContinuationToken"] = token
 
     def remove(self, file_type: FileType, name: str) -> None:
         key = self._key(file_type, name)

@@ -12,6 +12,7 @@ scrypt's half second then passes on another CPU while the data mover and boto3 l
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable
@@ -58,10 +59,10 @@ def _common_options(func: Callable[P, R]) -> Callable[P, R]:
 def _session(ctx: click.Context, options: dict[str, Any], *, derive: bool = True) -> RepoSession:
     """Take the common options (`RepoContext`'s fields) out of a command's `options`,
     merged over those given before the command's name, and start the session."""
-    given = {name: options.pop(name) for name in RepoContext.model_fields}
+    given = {field.name: options.pop(field.name) for field in dataclasses.fields(RepoContext)}
     base: RepoContext = ctx.find_object(RepoContext) or RepoContext()
     update = {k: v for k, v in given.items() if v not in (None, False)}
-    return RepoSession.start(base.model_copy(update=update), derive=derive)
+    return RepoSession.start(dataclasses.replace(base, **update), derive=derive)
 
 
 def _fail_cleanly(func: Callable[P, R]) -> Callable[P, R]:

@@ -1,24 +1,20 @@
-"""Human output of `lifeboat repo`: progress bars on a terminal's stderr, snapshot tables."""
+"""Human output of `lifeboat repo`: progress bars on a terminal's stderr, snapshot tables.
+
+rich is imported only when something is drawn: a backup whose output goes to a file or a
+pipe does not pay for it (~0.05 s).
+"""
 
 from __future__ import annotations
 
 import sys
 from types import TracebackType
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from datamover.jobs import BackupProgress, RestoreProgress
 from datamover.snapshots import Snapshot
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class ProgressDisplay:
@@ -28,6 +24,16 @@ class ProgressDisplay:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         if enabled and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TransferSpeedColumn,
+            )
+
             self._progress = Progress(
                 TextColumn(f"{verb} [progress.description]{{task.description}}"),
                 BarColumn(),
@@ -90,6 +96,9 @@ class ProgressDisplay:
 
 def print_snapshots(snapshots: list[tuple[str, Snapshot]]) -> None:
     """A table like `restic snapshots`."""
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold")
     for column in ("ID", "Time", "Host", "Tags", "Paths"):
         table.add_column(column)

@@ -1,7 +1,8 @@
 """What each `lifeboat repo` command does, once `lifeboat.cli.repo` has parsed it.
 
 Kept apart from the command line so that module stays light: a command starts its key
-derivation before this one (the data mover, boto3, rich) is imported.
+derivation before this one (the data mover, boto3) is imported. What only one command
+needs (check, forget and gc, stats) is imported by that command.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from datamover.api import backup as run_backup
 from datamover.api import restore as run_restore
 from datamover.atomicfile import write_atomically
 from datamover.backend import open_backend
-from datamover.check import check as check_repository
 from datamover.jobs import (
     BackupCheckpoint,
     BackupOptions,
@@ -28,10 +28,7 @@ from datamover.jobs import (
     RestoreOptions,
     RestoreProgress,
 )
-from datamover.prune import forget as forget_snapshots
-from datamover.prune import gc as collect_garbage
 from datamover.repository import Repository
-from datamover.stats import repository_stats
 from lifeboat.cli.repo_output import ProgressDisplay, print_snapshots
 from lifeboat.cli.repo_session import RepoSession
 
@@ -179,6 +176,8 @@ def snapshots(session: RepoSession, *, tags: tuple[str, ...], host: str | None) 
 def check(session: RepoSession, *, read_data: bool, percent: float | None) -> int:
     """Returns the exit code: EXIT_FAILURE if the check found errors."""
     with open_repository(session) as repository:
+        from datamover.check import check as check_repository
+
         result = check_repository(repository, read_data=read_data, read_data_percent=percent)
     if session.settings.json_output:
         click.echo(result.model_dump_json())
@@ -200,6 +199,8 @@ def check(session: RepoSession, *, read_data: bool, percent: float | None) -> in
 
 def forget(session: RepoSession, *, snapshot_ids: tuple[str, ...], tags: tuple[str, ...]) -> None:
     with open_repository(session) as repository:
+        from datamover.prune import forget as forget_snapshots
+
         result = forget_snapshots(repository, snapshot_ids=snapshot_ids, tags=tags)
     _emit(
         session,
@@ -211,6 +212,8 @@ def forget(session: RepoSession, *, snapshot_ids: tuple[str, ...], tags: tuple[s
 
 def gc(session: RepoSession, *, margin: timedelta, margin_text: str, dry_run: bool) -> None:
     with open_repository(session) as repository:
+        from datamover.prune import gc as collect_garbage
+
         result = collect_garbage(repository, safety_margin=margin, dry_run=dry_run)
     _emit(
         session,
@@ -223,6 +226,8 @@ def gc(session: RepoSession, *, margin: timedelta, margin_text: str, dry_run: bo
 
 def stats(session: RepoSession) -> None:
     with open_repository(session) as repository:
+        from datamover.stats import repository_stats
+
         result = repository_stats(repository)
     _emit(
         session,

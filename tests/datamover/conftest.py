@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from datamover.backend.local import LocalBackend
-from datamover.crypto import ScryptParams
+from datamover.kdf import ScryptParams
 from datamover.repository import Repository
 
 PASSWORD = "correct horse battery staple"

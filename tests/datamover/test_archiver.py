@@ -20,8 +20,8 @@ from datamover.archiver import Archiver
 from datamover.backend.local import LocalBackend
 from datamover.check import check
 from datamover.chunker import ChunkerParams
-from datamover.crypto import ScryptParams
 from datamover.jobs import BackupOptions, BackupProgress, BackupResult, RestoreOptions
+from datamover.kdf import ScryptParams
 from datamover.parent import ParentTree
 from datamover.repository import Repository
 from datamover.scanner import Entry, open_for_reading

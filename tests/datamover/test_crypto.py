@@ -5,7 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from datamover.crypto import OVERHEAD, AuthenticationError, MasterKey, ScryptParams, derive_key
+from datamover.crypto import OVERHEAD, AuthenticationError, MasterKey, derive_key
+from datamover.kdf import ScryptParams
 
 
 def test_seal_open_and_tamper_detection() -> None:

@@ -15,7 +15,6 @@ from datamover.backend.base import FileType
 from datamover.backend.local import LocalBackend
 from datamover.blobs import BlobType
 from datamover.check import ProblemKind, check
-from datamover.crypto import ScryptParams
 from datamover.errors import (
     BackendUnreachableError,
     BlobCorruptedError,
@@ -27,6 +26,7 @@ from datamover.errors import (
 )
 from datamover.gotime import GoTime
 from datamover.ids import hash_bytes
+from datamover.kdf import ScryptParams
 from datamover.repository import Repository
 from datamover.snapshots import Snapshot
 from datamover.tree import Node, NodeType, Tree, go_mode

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 
 import structlog
 
@@ -69,3 +71,24 @@ def test_stdlib_loggers_of_libraries_go_through_the_same_pipeline() -> None:
     record = json.loads(out.getvalue().strip().splitlines()[-1])
     assert record["logger"] == "temporalio.worker"
     assert "s3cr3t-value" not in record["event"]
+
+
+def test_configuring_imports_structlog_without_rich_and_tracebacks_still_print() -> None:
+    """structlog would import rich (0.1 s) for its console tracebacks; a command that
+    configures logging first gets plain ones, with the exception in full."""
+    program = """
+import io, sys
+from lifeboat.logging_setup import configure_logging
+out = io.StringIO()
+configure_logging("info", json=False, stream=out)
+import structlog
+try:
+    raise RuntimeError("disk gone")
+except RuntimeError:
+    structlog.get_logger("t").exception("restore.failed")
+print("rich" in sys.modules, "Traceback" in out.getvalue(), "disk gone" in out.getvalue())
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert run.stdout.split() == ["False", "True", "True"], run.stderr

@@ -13,13 +13,13 @@ import pytest
 from datamover.backend import S3Backend, open_backend
 from datamover.backend.base import FileType
 from datamover.blobs import BlobType
-from datamover.crypto import ScryptParams
 from datamover.errors import (
     AccessDeniedError,
     BackendError,
     BackendUnreachableError,
     RepositoryNotFoundError,
 )
+from datamover.kdf import ScryptParams
 from datamover.repository import Repository
 from datamover.snapshots import Snapshot
 from datamover.tree import Node, NodeType, Tree
@@ -117,3 +117,15 @@ def test_an_upload_damaged_in_transit_is_refused(s3: S3Info) -> None:
     with pytest.raises(BackendError, match=r"BadDigest|did not match"):
         backend.save(FileType.DATA, "ab" * 32, os.urandom(100_000))
     assert not backend.exists(FileType.DATA, "ab" * 32)
+
+
+def test_listing_follows_every_page(s3: S3Info) -> None:
+    backend = open_backend(s3_repo_string(s3), access_key=s3.access_key, secret_key=s3.secret_key)
+    assert isinstance(backend, S3Backend)
+    backend.create_layout()
+    names = sorted(f"{i:02x}" * 32 for i in range(7))
+    for name in names:
+        backend.save(FileType.SNAPSHOTS, name, name.encode())
+    backend.list_page_size = 3  # seven names: pages of 3, 3 and 1
+    assert sorted(info.name for info in backend.list(FileType.SNAPSHOTS)) == names
+    assert [info.size for info in backend.list(FileType.SNAPSHOTS)] == [64] * 7

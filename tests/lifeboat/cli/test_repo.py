@@ -215,3 +215,31 @@ def test_the_local_cache_remembers_the_key_file_and_tree_packs(
     )
     assert unused.returncode == 0, unused.stderr
     assert not elsewhere.exists()
+
+
+def test_a_backup_imports_only_what_it_runs(tmp_path: Path) -> None:
+    """A command starts deriving its key before the heavy imports, and does not import
+    what other commands use (restore, check, gc, stats) or what only a terminal shows."""
+    repo, source = tmp_path / "repo", tmp_path / "source"
+    make_tree(source)
+    env = {"LIFEBOAT_CACHE_DIR": str(tmp_path / "cache")}
+    assert lifeboat("init", "-r", str(repo), env=env).returncode == 0
+    done = lifeboat(
+        "backup", "-r", str(repo), str(source), env={**env, "PYTHONPROFILEIMPORTTIME": "1"}
+    )
+    assert done.returncode == 0, done.stderr
+    imported = [
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    ]
+    assert "datamover.archiver" in imported
+    for unneeded in (
+        "rich.console",
+        "datamover.stats",
+        "datamover.restorer",
+        "datamover.check",
+        "datamover.prune",
+    ):
+        assert unneeded not in imported
+    assert imported.index("datamover.earlykey") < imported.index("pydantic")
