@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def write_atomically(
-    path: Path, data: bytes, *, durable: bool = True, mode: int | None = None
+    path: Path, data: bytes | bytearray, *, durable: bool = True, mode: int | None = None
 ) -> None:
     """Replace `path` with `data`; raises OSError, leaving no temporary file behind.
 

@@ -111,7 +111,7 @@ class RepositoryCache:
             self._write(path, data)
         return _slice(data, offset, length), False
 
-    def save_pack(self, pack_hex: str, data: bytes) -> None:
+    def save_pack(self, pack_hex: str, data: bytes | bytearray) -> None:
         path = self._pack_path(pack_hex)
         if path is not None:
             self._write(path, data)
@@ -144,7 +144,7 @@ class RepositoryCache:
         with self._fetching_guard:
             return self._fetching.setdefault(pack_hex, threading.Lock())
 
-    def _write(self, path: Path, data: bytes) -> None:
+    def _write(self, path: Path, data: bytes | bytearray) -> None:
         """Write atomically (another process may read the same entry); a failure only
         makes the cache read-only for the rest of the run."""
         try:

@@ -315,7 +315,7 @@ class Repository:
     def _upload(self, builder: PackBuilder) -> None:
         try:
             chunks = builder.finish(self.key)
-            data = b"".join(chunks)
+            data = bytearray().join(chunks)  # (see `S3Backend.save`)
             del chunks
             pack_id = hash_bytes(data)
             self.backend.save(FileType.DATA, pack_id.hex(), data)

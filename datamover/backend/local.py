@@ -37,7 +37,7 @@ class LocalBackend:
         except PermissionError as exc:
             raise AccessDeniedError(f"cannot create repository at {self.root}: {exc}") from exc
 
-    def save(self, file_type: FileType, name: str, data: bytes) -> None:
+    def save(self, file_type: FileType, name: str, data: bytes | bytearray) -> None:
         path = self._path(file_type, name)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

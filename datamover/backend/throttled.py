@@ -67,7 +67,7 @@ class ThrottledBackend:
     def location(self) -> str:
         return self.inner.location
 
-    def save(self, file_type: FileType, name: str, data: bytes) -> None:
+    def save(self, file_type: FileType, name: str, data: bytes | bytearray) -> None:
         if self._upload is not None:
             self._upload.take(len(data))
         self.inner.save(file_type, name, data)

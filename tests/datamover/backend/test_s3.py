@@ -129,3 +129,26 @@ def test_listing_follows_every_page(s3: S3Info) -> None:
     backend.list_page_size = 3  # seven names: pages of 3, 3 and 1
     assert sorted(info.name for info in backend.list(FileType.SNAPSHOTS)) == names
     assert [info.size for info in backend.list(FileType.SNAPSHOTS)] == [64] * 7
+
+
+def test_packs_are_sent_in_one_piece(s3: S3Info, password: str) -> None:
+    """Every file goes to botocore as a bytearray: sent as it is, without the BytesIO
+    botocore wraps `bytes` in (read twice more in copies, sent after a 100-continue wait)."""
+    backend = open_backend(s3_repo_string(s3), access_key=s3.access_key, secret_key=s3.secret_key)
+    assert isinstance(backend, S3Backend)
+    sent: list[tuple[str, object, str | None]] = []
+
+    def record(request: Any, **_: object) -> None:
+        sent.append((request.url, request.body, request.headers.get("Expect")))
+
+    backend._client.meta.events.register("before-send.s3.PutObject", record)
+    repo = Repository.init(backend, password, kdf_params=FAST_KDF)
+    repo.save_blob(BlobType.DATA, os.urandom(300_000))
+    repo.flush()
+    repo.close()
+    for kind in ("/config", "/keys/", "/data/", "/index/"):
+        assert any(kind in url for url, _, _ in sent)
+    for _, body, expect in sent:
+        assert isinstance(body, bytearray) and expect is None
+    (pack,) = [body for url, body, _ in sent if "/data/" in url]
+    assert isinstance(pack, bytearray) and len(pack) > 300_000
