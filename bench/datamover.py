@@ -52,7 +52,11 @@ class Run:
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall time and peak RSS (bytes) of a child process; raises if it fails."""
+    """Wall time and peak RSS (bytes) of a child process; raises if it fails.
+
+    Dirty pages are written out first (untimed): a restore leaves a gigabyte of them, and
+    the kernel's writeback would otherwise run during whichever command comes next."""
+    os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from datamover.blobs import PackedBlob
 from datamover.crypto import MasterKey
 from datamover.errors import DatamoverError
+from datamover.gotime import unix_ns_of
 from datamover.repository import decode_blob
 from datamover.tree import Node, posix_permissions
 
@@ -43,6 +44,31 @@ class Metadata(NamedTuple):
             node.atime.unix_ns,
             node.mtime.unix_ns,
         )
+
+
+class FileMetadata(NamedTuple):
+    """A file's `Metadata` with its times still as the tree wrote them. The restore's
+    planning runs for every file in one process; the times (a fifth of its work) are parsed
+    by whoever applies them, for most files a worker process."""
+
+    permissions: int
+    uid: int
+    gid: int
+    atime: str | None
+    mtime: str | None
+
+    @classmethod
+    def of(cls, node: Node) -> FileMetadata:
+        return cls(
+            posix_permissions(node.mode), node.uid, node.gid, node.atime.format(),
+            node.mtime.format(),
+        )  # fmt: skip
+
+    def parsed(self) -> Metadata:
+        """ValueError (naming the text) if a time is not an RFC 3339 time."""
+        mtime = unix_ns_of(self.mtime)
+        atime = mtime if self.atime == self.mtime else unix_ns_of(self.atime)
+        return Metadata(self.permissions, self.uid, self.gid, atime, mtime)
 
 
 def create_file(name: str, dir_fd: int | None = None) -> int:
@@ -79,9 +105,13 @@ def apply_metadata(fd: int, meta: Metadata, *, owner: bool) -> None:
     os.utime(fd, ns=(meta.atime_ns, meta.mtime_ns))
 
 
-def write_whole_file(path: str, size: int, data: bytes, meta: Metadata, *, owner: bool) -> None:
+def write_whole_file(
+    path: str, size: int, data: bytes, stored: FileMetadata, *, owner: bool
+) -> None:
     """Create a file whose content is `data` alone (sparse if it is all zeros), with its
-    metadata. Raises OSError or UnsafeNameError."""
+    metadata. Raises OSError, UnsafeNameError, or ValueError (before creating anything) if
+    a time is not one."""
+    meta = stored.parsed()
     fd = create_file(path)
     try:
         zero = is_zero(data)
@@ -94,9 +124,10 @@ def write_whole_file(path: str, size: int, data: bytes, meta: Metadata, *, owner
         os.close(fd)
 
 
-WholeFile = tuple[str, int, tuple[int, ...]]
-"""A file to write whole from one blob: path, size, metadata (a plain tuple: unpickling
-the `Metadata` class for every file would cost more)."""
+PlainFileMetadata = tuple[int, int, int, str | None, str | None]
+"""A `FileMetadata` as a plain tuple: unpickling the class for every file would cost more."""
+WholeFile = tuple[str, int, PlainFileMetadata]
+"""A file to write whole from one blob: path, size, metadata."""
 WriteRequest = tuple[str, bytes, int, list[tuple[PackedBlob, list[WholeFile]]]]
 """A range of a pack (pack id, its bytes, its offset) and its blobs, each with the files it
 fills."""
@@ -139,8 +170,8 @@ def whole_file_writer(settings: WriterSettings) -> Callable[[WriteRequest], Writ
 def _write_or_say_why(file: WholeFile, data: bytes, owner: bool) -> str | None:
     path, size, meta = file
     try:
-        write_whole_file(path, size, data, Metadata(*meta), owner=owner)
-    except UnsafeNameError as exc:
+        write_whole_file(path, size, data, FileMetadata(*meta), owner=owner)
+    except (UnsafeNameError, ValueError) as exc:
         return str(exc)
     except OSError as exc:
         return exc.strerror or str(exc)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import structlog
 
@@ -42,7 +42,9 @@ from datamover.counters import ThreadCounters
 from datamover.errors import DatamoverError, SnapshotNotFoundError
 from datamover.filewrite import (
     WHOLE_FILE_WRITER,
+    FileMetadata,
     Metadata,
+    PlainFileMetadata,
     UnsafeNameError,
     WholeFile,
     WriteAnswer,
@@ -54,7 +56,6 @@ from datamover.filewrite import (
     pwrite_all,
     write_whole_files,
 )
-from datamover.gotime import unix_ns_of
 from datamover.ids import ID_SIZE
 from datamover.jobs import RestoreOptions, RestoreProgress, RestoreProgressCallback, RestoreResult
 from datamover.jsonfmt import go_unquote
@@ -91,21 +92,22 @@ class _FilePlan(NamedTuple):
     links: int
     inode: int
     device_id: int
-    meta: Metadata
+    meta: FileMetadata
 
     @classmethod
     def of_node(cls, node: Node) -> _FilePlan:
         content = node.content or []
         return cls(
             node.name, node.size, content, node.links, node.inode, node.device_id,
-            Metadata.of(node),
+            FileMetadata.of(node),
         )  # fmt: skip
 
     @classmethod
     def of_document(cls, name: str, doc: dict[str, Any]) -> _FilePlan | None:
         """Read from the node's JSON without validating a `Node` (which cost a restore of
         many small files a sixth of its time); None if anything in it is unusual: the
-        caller then validates it as a `Node`, which says what is wrong."""
+        caller then validates it as a `Node`, which says what is wrong. The times are
+        parsed where they are applied (see `FileMetadata`)."""
         get = doc.get
         size, links, inode, device_id = (
             get("size", 0),
@@ -114,8 +116,11 @@ class _FilePlan(NamedTuple):
             get("device_id", 0),
         )
         mode, uid, gid = get("mode", 0), get("uid", 0), get("gid", 0)
+        mtime, atime = get("mtime"), get("atime")
         if not (
-            type(size) is int
+            (mtime is None or type(mtime) is str)
+            and (atime is None or type(atime) is str)
+            and type(size) is int
             and type(links) is int
             and type(inode) is int
             and type(device_id) is int
@@ -129,15 +134,12 @@ class _FilePlan(NamedTuple):
             return None
         try:
             content = [bytes.fromhex(hex_id) for hex_id in hex_ids]
-            mtime_text, atime_text = get("mtime"), get("atime")
-            mtime = unix_ns_of(mtime_text)
-            atime = mtime if atime_text == mtime_text else unix_ns_of(atime_text)
         except (TypeError, ValueError):
             return None
         for blob_id in content:
             if len(blob_id) != ID_SIZE:
                 return None
-        meta = Metadata(posix_permissions(mode), uid, gid, atime, mtime)
+        meta = FileMetadata(posix_permissions(mode), uid, gid, atime, mtime)
         return cls(name, size, content, links, inode, device_id, meta)
 
 
@@ -159,7 +161,7 @@ class _FileState:
 
     __slots__ = ("created", "failed", "lock", "meta", "path", "remaining", "single", "size")
 
-    def __init__(self, path: str, size: int, meta: Metadata, remaining: int) -> None:
+    def __init__(self, path: str, size: int, meta: FileMetadata, remaining: int) -> None:
         self.path = path
         self.size = size
         self.meta = meta
@@ -548,7 +550,9 @@ class Restorer:
 
     @staticmethod
     def _whole_files(targets: list[_Target]) -> list[WholeFile]:
-        return [(t.file.path, t.file.size, tuple(t.file.meta)) for t in targets]
+        return [
+            (t.file.path, t.file.size, cast(PlainFileMetadata, tuple(t.file.meta))) for t in targets
+        ]
 
     def _whole_files_written(
         self,
@@ -643,16 +647,20 @@ class Restorer:
         """Apply the file's metadata, through `fd` when the caller has it open."""
         if not state.failed:
             try:
+                meta = state.meta.parsed()
                 if fd >= 0:
-                    self._apply_metadata(fd, state.meta)
+                    self._apply_metadata(fd, meta)
                 else:
                     fd = os.open(state.path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
                     try:
-                        self._apply_metadata(fd, state.meta)
+                        self._apply_metadata(fd, meta)
                     finally:
                         os.close(fd)
             except OSError as exc:
                 self.stats.error(f"cannot restore {state.path}: {exc.strerror or exc}")
+                return
+            except ValueError as exc:  # a time that is not one
+                self.stats.error(f"cannot restore {state.path}: {exc}")
                 return
         if not state.failed:
             self.stats.counters.add("files")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
@@ -209,3 +210,30 @@ def test_one_blob_files_restore_alike_in_worker_processes_and_threads(
             path.stat().st_mode, node.mtime.unix_ns, node.atime.unix_ns
         )  # fmt: skip
         assert copy.read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_a_file_whose_time_is_not_one_fails_alone(
+    tmp_path: Path, repo: Repository, processes: int
+) -> None:
+    """Times are parsed where they are applied (a worker process, for one-blob files): one
+    that is not an RFC 3339 time fails its own file, named, before it is written."""
+    good = _file(repo, "good", b"fine").to_json_dict()
+    bad = {**_file(repo, "bad", b"evil").to_json_dict(), "mtime": "yesterday"}
+    empty = {**Node(name="empty", type=NodeType.FILE, mode=0o644).to_json_dict()}
+    empty["atime"] = "2026-13-45T99:00:00Z"
+    tree_json = json.dumps({"nodes": [bad, empty, good]}).encode() + b"\n"
+    subtree, _ = repo.save_blob(BlobType.TREE, tree_json)
+    below = Node(name="d", type=NodeType.DIR, mode=GO_MODE_DIR | 0o755, subtree=subtree)
+    snapshot_id = _snapshot(repo, below)
+
+    target = tmp_path / "target"
+    result = restore(repo, snapshot_id, str(target), RestoreOptions(processes=processes))
+
+    assert sorted(error.split(":")[0] for error in result.errors) == [
+        f"cannot restore {target}/d/bad",
+        f"cannot restore {target}/d/empty",
+    ]
+    assert "yesterday" in " ".join(result.errors)
+    assert not (target / "d" / "bad").exists()
+    assert (target / "d" / "good").read_bytes() == b"fine"
