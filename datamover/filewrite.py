@@ -9,11 +9,12 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from datamover.blobs import PackedBlob
+from datamover.blobs import BlobType, PackedBlob
 from datamover.crypto import MasterKey
 from datamover.errors import DatamoverError
 from datamover.gotime import unix_ns_of
@@ -128,9 +129,14 @@ PlainFileMetadata = tuple[int, int, int, str | None, str | None]
 """A `FileMetadata` as a plain tuple: unpickling the class for every file would cost more."""
 WholeFile = tuple[str, int, PlainFileMetadata]
 """A file to write whole from one blob: path, size, metadata."""
-WriteRequest = tuple[str, bytes, int, list[tuple[PackedBlob, list[WholeFile]]]]
+PlainPackedBlob = tuple[BlobType, bytes, int, int, int]
+"""A `PackedBlob` as a plain tuple (pickling the named tuple calls Python for each)."""
+WriteRequest = tuple[
+    str, "bytes | pickle.PickleBuffer", int, list[tuple[PlainPackedBlob, list[WholeFile]]]
+]
 """A range of a pack (pack id, its bytes, its offset) and its blobs, each with the files it
-fills."""
+fills. The bytes go to a worker as a `PickleBuffer`, beside the pickle, not copied into it
+(see `datamover.workerpool`)."""
 WriteAnswer = list[list[str | None]]
 """Per blob, per file: None once written, else why not."""
 WHOLE_FILE_WRITER = f"{__name__}:whole_file_writer"
@@ -151,7 +157,8 @@ def write_whole_files(request: WriteRequest, settings: WriterSettings) -> WriteA
     pack_hex, data, start, blobs = request
     view = memoryview(data)
     answer: WriteAnswer = []
-    for blob, files in blobs:
+    for plain_blob, files in blobs:
+        blob = PackedBlob(*plain_blob)
         sealed = view[blob.offset - start : blob.offset - start + blob.length]
         try:
             plain = decode_blob(settings.key, pack_hex, blob, sealed)

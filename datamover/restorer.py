@@ -17,6 +17,7 @@ import contextlib
 import errno
 import gc
 import os
+import pickle
 import stat
 import threading
 import time
@@ -45,6 +46,7 @@ from datamover.filewrite import (
     FileMetadata,
     Metadata,
     PlainFileMetadata,
+    PlainPackedBlob,
     UnsafeNameError,
     WholeFile,
     WriteAnswer,
@@ -501,8 +503,8 @@ class Restorer:
             whole = [blob for blob in run if all(t.file.single for t in blobs[blob])]
             written = threading.Event()
             if whole:
-                files = [(blob, self._whole_files(blobs[blob])) for blob in whole]
-                request = (pack_hex, data, start, files)
+                files = [(_plain(blob), self._whole_files(blobs[blob])) for blob in whole]
+                request: WriteRequest = (pack_hex, pickle.PickleBuffer(data), start, files)
 
                 def done(answer: WriteAnswer | BaseException) -> None:
                     self._whole_files_written(whole, blobs, answer, written)
@@ -696,6 +698,10 @@ class Restorer:
             elapsed=time.monotonic() - self._started,
         )
         self._progress(progress)
+
+
+def _plain(blob: PackedBlob) -> PlainPackedBlob:
+    return (blob.type, blob.id, blob.offset, blob.length, blob.uncompressed_length)
 
 
 def _one_blob_files(needs: dict[bytes, dict[PackedBlob, list[_Target]]]) -> Iterator[bool]:

@@ -10,7 +10,8 @@ process: those import the parent's main module, which in a CLI or an activity wo
 far heavier than the worker's own. It imports only its handler's module. Its first message
 names the handler (``"module:factory"``) and the factory's setup (key material travels
 through the pipe, never argv or the environment); then each request gets one answer, in
-order.
+order. A request may carry large bytes as `pickle.PickleBuffer`s: they are sent after its
+pickle as they are, instead of being copied into it (a restore sends each range of a pack).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NamedTuple
 
 _WORKER_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONUTF8", "TMPDIR")
 REQUESTS_PER_WORKER = 2
@@ -138,14 +139,14 @@ class _Link:
             callback(self.error)
             return
         try:
-            message = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+            message = _Message.of(request)
         except BaseException as exc:
             self.slots.release()
             callback(exc)
             return
         self.callbacks.put(callback)
         try:
-            self.worker.send_bytes(message)
+            self.worker.send_message(message)
         except BaseException:
             # The worker is gone (or made sure to be): reading the answer fails, and says
             # how the worker ended.
@@ -205,10 +206,10 @@ class _Worker:
         return worker
 
     def send(self, message: object) -> None:
-        self.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        self.send_message(_Message.of(message))
 
-    def send_bytes(self, message: bytes) -> None:
-        self._requests.send_bytes(message)
+    def send_message(self, message: _Message) -> None:
+        message.send(self._requests)
 
     def receive(self) -> Any:
         return pickle.loads(self._answers.recv_bytes())  # noqa: S301 - our own child
@@ -240,6 +241,34 @@ class _Worker:
         self._answers.close()
 
 
+class _Message(NamedTuple):
+    """A request as sent: a count of out-of-band buffers and the pickle in one piece, then
+    each buffer in a piece of its own."""
+
+    head: bytes
+    buffers: list[pickle.PickleBuffer]
+
+    @classmethod
+    def of(cls, request: object) -> _Message:
+        buffers: list[pickle.PickleBuffer] = []
+        data = pickle.dumps(request, protocol=5, buffer_callback=buffers.append)
+        if len(buffers) > 255:
+            raise ValueError("a request carries at most 255 out-of-band buffers")
+        return cls(bytes((len(buffers),)) + data, buffers)
+
+    def send(self, connection: Connection) -> None:
+        connection.send_bytes(self.head)
+        for buffer in self.buffers:
+            connection.send_bytes(buffer.raw())
+
+    @staticmethod
+    def receive(connection: Connection) -> Any:
+        """The next request (its buffers as `bytes`); EOFError once there are no more."""
+        head = connection.recv_bytes()
+        buffers = [connection.recv_bytes() for _ in range(head[0])]
+        return pickle.loads(memoryview(head)[1:], buffers=buffers)  # noqa: S301 - our parent
+
+
 def echo(setup: object) -> Callable[[object], object]:
     """A handler that answers each request with `(setup, request)`: a worker's health check."""
     return lambda request: (setup, request)
@@ -257,15 +286,15 @@ def worker_environment() -> dict[str, str]:
 
 def _serve(requests: Connection, answers: Connection) -> None:
     gc.disable()  # short-lived, and the handlers make no reference cycles
-    handler, setup = pickle.loads(requests.recv_bytes())  # noqa: S301 - from our parent
+    handler, setup = _Message.receive(requests)
     module_name, factory = handler.split(":")
     serve_one = getattr(importlib.import_module(module_name), factory)(setup)
     while True:
         try:
-            message = requests.recv_bytes()
+            request = _Message.receive(requests)
         except EOFError:
             return
-        answer = serve_one(pickle.loads(message))  # noqa: S301
+        answer = serve_one(request)
         try:
             answers.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
         except BrokenPipeError:

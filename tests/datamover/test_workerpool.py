@@ -4,6 +4,7 @@ secrets in a worker's environment."""
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import time
@@ -35,6 +36,19 @@ def test_requests_and_answers_larger_than_a_pipe_do_not_deadlock() -> None:
     finally:
         pool.close()
     assert [answer[1] for answer in answers] == payloads
+
+
+def test_buffers_travel_beside_the_pickle() -> None:
+    """`PickleBuffer`s in a request reach the worker as bytes, in order, out of band; the
+    rest of the request is pickled as usual."""
+    pool = WorkerPool(ECHO, None, 1)
+    try:
+        big, small = os.urandom(3 * 1024 * 1024), b"tiny"
+        request = ("pack", pickle.PickleBuffer(big), [pickle.PickleBuffer(small), b"inline"])
+        ((_, echoed),) = pool.map([request])
+    finally:
+        pool.close()
+    assert echoed == ("pack", big, [small, b"inline"])
 
 
 def test_a_dead_worker_fails_its_requests() -> None:
