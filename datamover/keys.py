@@ -79,13 +79,16 @@ def open_master_key(
     WrongPasswordError if none opens. The key file that opens is remembered in `cache`."""
     if early is None and cache is not None:
         early = EarlyKey.start(cache, password)
+    tried_already = None
     if early is not None:
-        master = _open_remembered(backend, early)
+        master, tried_already = _open_remembered(backend, early)
         if master is not None:
             return master
     tried = 0
     for info in backend.list(FileType.KEYS):
         tried += 1
+        if info.name == tried_already:
+            continue  # the same bytes and password: scrypt would only say no again
         document = backend.load(FileType.KEYS, info.name)
         key_file = _parse_key_file(info.name, document)
         salt = base64.b64decode(key_file.salt)
@@ -102,19 +105,21 @@ def open_master_key(
     raise WrongPasswordError(f"wrong password or no key found for {backend.location}")
 
 
-def _open_remembered(backend: Backend, early: EarlyKey) -> MasterKey | None:
+def _open_remembered(backend: Backend, early: EarlyKey) -> tuple[MasterKey | None, str | None]:
     """The master key through the early derivation, if the repository still holds the
-    remembered key file unchanged and the password opens it."""
+    remembered key file unchanged and the password opens it; and the key file's name if
+    the password was tried on it."""
     try:
         document = backend.load(FileType.KEYS, early.name)
     except FileNotFoundInBackendError:
-        return None
+        return None, None
     if document != early.document:
-        return None
+        return None, None
     derived = early.derived()
     if derived is None:
-        return None
-    return _unseal(_parse_key_file(early.name, document), MasterKey.from_derived(derived))
+        return None, None
+    key_file = _parse_key_file(early.name, document)
+    return _unseal(key_file, MasterKey.from_derived(derived)), early.name
 
 
 def _parse_key_file(name: str, document: bytes) -> KeyFile:

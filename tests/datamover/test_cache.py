@@ -7,14 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from datamover import keys
 from datamover.api import backup
 from datamover.backend.base import FileInfo, FileType
 from datamover.backend.local import LocalBackend
 from datamover.blobs import BlobType
 from datamover.cache import RepositoryCache
+from datamover.crypto import MasterKey
 from datamover.earlykey import EarlyKey
 from datamover.errors import WrongPasswordError
 from datamover.jobs import BackupOptions
+from datamover.kdf import ScryptParams
 from datamover.keys import create_key
 from datamover.repository import Repository
 
@@ -92,11 +95,28 @@ def test_a_stale_or_damaged_remembered_key_file_is_not_trusted(
 
 
 def test_a_wrong_password_is_refused_with_a_remembered_key_file(
-    tmp_path: Path, cache: RepositoryCache
+    tmp_path: Path, cache: RepositoryCache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Refused once: the remembered key file, tried by the early derivation, is not
+    derived again when every key file is tried."""
     _init(tmp_path / "repo", cache).close()
+    derivations: list[bytes] = []
+    real_derive = keys.derive_key
+
+    def counting(password: str, salt: bytes, params: ScryptParams) -> MasterKey:
+        derivations.append(salt)
+        return real_derive(password, salt, params)
+
+    monkeypatch.setattr(keys, "derive_key", counting)
     with pytest.raises(WrongPasswordError):
         Repository.open(LocalBackend(tmp_path / "repo"), "not the password", cache=cache)
+    assert derivations == []
+    # Another key file, not remembered, is still tried.
+    create_key(LocalBackend(tmp_path / "repo"), "second password", MasterKey.random(), FAST_KDF)
+    derivations.clear()
+    with pytest.raises(WrongPasswordError):
+        Repository.open(LocalBackend(tmp_path / "repo"), "not the password", cache=cache)
+    assert len(derivations) == 1
 
 
 def test_trees_come_from_cached_tree_packs(tmp_path: Path, cache: RepositoryCache) -> None:
