@@ -553,6 +553,7 @@ class Repository:
 
     def remove_snapshot(self, snapshot_id: str) -> None:
         self.backend.remove(FileType.SNAPSHOTS, snapshot_id)
+        self._snapshots_read.pop(snapshot_id, None)
 
     # -- locks and stats -----------------------------------------------------------------
 

@@ -169,6 +169,16 @@ def test_wrong_password_and_missing_repository(
         repo.load_snapshot("latest")
 
 
+def test_a_removed_snapshot_is_gone_for_the_instance_that_read_it(repo: Repository) -> None:
+    """Snapshot files are read once per instance; removing one forgets that reading too."""
+    tree = repo.save_tree(Tree(nodes=[]))
+    snapshot_id = repo.save_snapshot(Snapshot.new(tree, ["/pv"]))
+    assert repo.load_snapshot(snapshot_id)[0] == snapshot_id
+    repo.remove_snapshot(snapshot_id)
+    with pytest.raises(SnapshotNotFoundError):
+        repo.load_snapshot(snapshot_id)
+
+
 def test_corrupted_pack_is_named_by_load_blob_and_check(repo: Repository, repo_dir: Path) -> None:
     good = os.urandom(100_000)
     bad = os.urandom(100_000)
