@@ -50,6 +50,8 @@ class RepositoryCache:
         self.writable = True
         """False once a write failed: packs are then read in ranges, not downloaded whole
         again and again for nothing."""
+        self._rooted = False
+        """The root and its CACHEDIR.TAG exist (checked once per run, not per write)."""
         self._fetching: dict[str, threading.Lock] = {}
         self._fetching_guard = threading.Lock()
 
@@ -159,10 +161,13 @@ class RepositoryCache:
             self.writable = False
 
     def _ensure_root(self) -> None:
+        if self._rooted:
+            return
         tag = self.root / _TAG
         if not tag.exists():
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             tag.write_text(_TAG_TEXT)
+        self._rooted = True
 
 
 def _names_indexed(name: str, indexed: Callable[[bytes], bool]) -> bool:
