@@ -522,11 +522,7 @@ class Archiver:
         for entry in items:
             self._check_failed()
             if isinstance(entry, EncodedFile):  # found unchanged by a worker
-                counters = self.stats.counters.mine()
-                counters["files"] += 1
-                counters["files_unmodified"] += 1
-                counters["bytes_total"] += entry.size
-                job.add_done(entry)
+                self._take_unchanged(job, entry)
                 continue
             entry_rel = f"{rel}/{entry.name}" if rel else entry.name
             if self._excluded(entry_rel):
@@ -541,11 +537,7 @@ class Archiver:
                 unchanged = unchanged_file(entry.name, entry.st, (old, resumed), has_data)
                 if unchanged is not None:
                     # Taken from the parent without reading: no need for a file thread.
-                    counters = self.stats.counters.mine()
-                    counters["files"] += 1
-                    counters["files_unmodified"] += 1
-                    counters["bytes_total"] += entry.st.st_size
-                    job.add_done(unchanged)
+                    self._take_unchanged(job, unchanged)
                     continue
             slot = job.add_slot()
             if kind is NodeType.FILE:
@@ -588,6 +580,14 @@ class Archiver:
                     child.seal()
         if batch:
             self._submit_small(job, batch)
+
+    def _take_unchanged(self, job: _DirJob, node: EncodedFile) -> None:
+        """Count a file taken from the parent snapshot without reading it, and add it."""
+        counters = self.stats.counters.mine()
+        counters["files"] += 1
+        counters["files_unmodified"] += 1
+        counters["bytes_total"] += node.size
+        job.add_done(node)
 
     def _list(
         self, path: str, parent: ParentTree | None, scanned: ScanResult | None

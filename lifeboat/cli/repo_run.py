@@ -108,11 +108,10 @@ def backup(
         result = run_backup(
             repository, directory, options, progress=on_progress, resume_from=resume_from
         )
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    _emit(
+    _emit_run(
         session,
         result,
+        result.warnings,
         f"snapshot {result.snapshot_id[:8]} saved: {result.files} files "
         f"({result.files_unmodified} unmodified), {result.dirs} dirs, "
         f"{_size(result.bytes_read)} read, {_size(result.bytes_new)} new, "
@@ -141,13 +140,12 @@ def restore(
 
     with open_repository(session) as repository, display:
         result = run_restore(repository, snapshot, target, options, progress=on_progress)
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
     for error in result.errors:
         click.echo(f"error: {error}", err=True)
-    _emit(
+    _emit_run(
         session,
         result,
+        result.warnings,
         f"restored snapshot {result.snapshot_id[:8]} to {target}: {result.files} files, "
         f"{result.dirs} dirs, {result.symlinks} symlinks, {_size(result.bytes_written)} "
         f"in {result.duration:.1f}s",
@@ -238,6 +236,13 @@ def stats(session: RepoSession) -> None:
         f"snapshot contents: {_size(result.logical_bytes)} "
         f"(dedup {result.dedup_ratio}x, compression {result.compression_ratio}x)",
     )
+
+
+def _emit_run(session: RepoSession, result: BaseModel, warnings: list[str], text: str) -> None:
+    """A backup's or restore's warnings on stderr, then its result."""
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    _emit(session, result, text)
 
 
 def _emit(session: RepoSession, model: BaseModel | list[Any] | dict[str, Any], text: str) -> None:
