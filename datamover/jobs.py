@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from datamover.budget import DEFAULT_LIMIT_MIB, MAX_LIMIT_MIB, MIN_LIMIT_MIB
 from datamover.chunker import ChunkerParams
+from datamover.pathfilter import PathSelection, parse_pattern
 from datamover.repository import RepoCheckpoint
 
 MemoryLimitMiB = Field(default=DEFAULT_LIMIT_MIB, ge=MIN_LIMIT_MIB, le=MAX_LIMIT_MIB)
@@ -114,12 +115,41 @@ class RestoreOptions(BaseModel):
         default=None, **_PROCESSES, description="processes writing small files; None: per CPU"
     )
     memory_limit_mib: int = MemoryLimitMiB
-    include: str | None = Field(
-        default=None, description="restore only this path inside the snapshot"
+    path: str | None = Field(
+        default=None,
+        description="restore only this directory or file of the snapshot, its content "
+        "straight into the target (restic's SNAPSHOT:PATH)",
     )
+    include: list[str] = Field(
+        default=[], description="restic patterns: restore only what they match, at its path"
+    )
+    exclude: list[str] = Field(default=[], description="restic patterns: restore all but these")
+    ignore_case_include: list[str] = Field(default=[], description="include, ignoring case")
+    ignore_case_exclude: list[str] = Field(default=[], description="exclude, ignoring case")
     owner: bool | None = Field(
         default=None, description="apply uid/gid; default: when running as root"
     )
+
+    @field_validator("include", "exclude", "ignore_case_include", "ignore_case_exclude")
+    @classmethod
+    def _patterns_parse(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            parse_pattern(pattern)  # PatternError (a ValueError) names the pattern
+        return patterns
+
+    @model_validator(mode="after")
+    def _include_or_exclude(self) -> RestoreOptions:
+        if (self.include or self.ignore_case_include) and (
+            self.exclude or self.ignore_case_exclude
+        ):
+            raise ValueError("include and exclude patterns are mutually exclusive (as in restic)")
+        return self
+
+    def selection(self) -> PathSelection | None:
+        """What the patterns select; None when they select everything."""
+        return PathSelection.of(
+            self.include, self.exclude, self.ignore_case_include, self.ignore_case_exclude
+        )
 
 
 class RestoreProgress(BaseModel):

@@ -14,6 +14,7 @@ parent's descriptor; files are opened with O_NOFOLLOW; the target is resolved on
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import gc
 import os
@@ -83,6 +84,18 @@ threads taking it back in turn spent more system time in futex calls than in the
 def check_name(name: str) -> None:
     if name in ("", ".", "..") or "/" in name or "\0" in name:
         raise UnsafeNameError(f"refusing unsafe name {name!r} in the snapshot")
+
+
+class _Choice(enum.Enum):
+    """What the include or exclude patterns make of an entry of a directory."""
+
+    RESTORE = "restore"
+    ON_THE_WAY = "on the way"
+    """Not selected itself, but entries below it may be: created, without its metadata."""
+    SKIP = "skip"
+
+
+_RESTORE, _ON_THE_WAY, _SKIP = _Choice.RESTORE, _Choice.ON_THE_WAY, _Choice.SKIP
 
 
 class _FilePlan(NamedTuple):
@@ -214,7 +227,9 @@ class Restorer:
         self._owner = options.owner if options.owner is not None else os.geteuid() == 0
         self.stats = _Stats()
         self._needs: dict[bytes, dict[PackedBlob, list[_Target]]] = {}
-        self._dirs: list[tuple[str, Metadata]] = []
+        self._dirs: list[tuple[str, Metadata, bool]] = []
+        """Each directory, its metadata, and whether it stays if nothing was restored in it
+        (see `_plan_subdir`)."""
         self._tree_pool = ThreadPoolExecutor(4, thread_name_prefix="restore-tree")
         self._inodes: dict[tuple[int, int], tuple[_FileState, list[bytes]]] = {}
         self._links: list[tuple[_FileState, _FileState]] = []
@@ -231,6 +246,9 @@ class Restorer:
         self._locks_confirmed = False
         self._budget = ByteBudget(plan.in_flight + plan.read_buffers)
         self._writers = threading.BoundedSemaphore(_WRITERS)
+        self._selection = options.selection()
+        self._root_length = 0
+        """Length of the target's path: what follows it in a path is the snapshot's path."""
         self._started = time.monotonic()
 
     def _plan_memory(self) -> tuple[int, MemoryPlan]:
@@ -259,6 +277,7 @@ class Restorer:
         tree, root_node = self._select(self.repo.load_tree(snapshot.tree))
         os.makedirs(target, exist_ok=True)
         root = os.path.realpath(target)
+        self._root_length = len(root.rstrip("/"))
         with long_lived_objects_frozen(), self._fetching():
             root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
@@ -268,8 +287,9 @@ class Restorer:
                 self._tree_pool.shutdown(wait=False, cancel_futures=True)
             self._flush()
         self._make_hard_links()
-        for path, meta in reversed(self._dirs):
-            self._apply_dir_metadata(path, meta)
+        for path, meta, stays in reversed(self._dirs):  # the deepest first
+            if stays or not self._removed_if_empty(path):
+                self._apply_dir_metadata(path, meta)
         if root_node is not None:
             self._apply_dir_metadata(root, Metadata.of(root_node))
         self._report()
@@ -287,8 +307,8 @@ class Restorer:
         )
 
     def _select(self, tree: Tree) -> tuple[Tree, Node | None]:
-        """The tree to restore: the snapshot's root, or the one at `options.include`."""
-        include = (self.options.include or "").strip("/")
+        """The tree to restore: the snapshot's root, or the one at `options.path`."""
+        include = (self.options.path or "").strip("/")
         if not include:
             return tree, None
         node: Node | None = None
@@ -310,13 +330,20 @@ class Restorer:
     def _plan_dir(self, dir_fd: int, path: str, documents: list[dict[str, Any]]) -> None:
         """Plan a directory's entries from its tree's JSON: files (most entries) are read
         from it directly, the others validated as `Node`s."""
-        ids = [subtree_id(doc) for doc in documents]
+        prefix = path if path.endswith("/") else path + "/"
+        choices = None if self._selection is None else self._choose(prefix, documents)
+        ids = [
+            subtree_id(doc) if choices is None or choices[index] is not _SKIP else None
+            for index, doc in enumerate(documents)
+        ]
         subtrees = Prefetch(
             self._tree_pool, self.repo.load_tree_documents, [i for i in ids if i is not None]
         )
         seen: set[str] = set()
-        prefix = path if path.endswith("/") else path + "/"
-        for doc, subtree in zip(documents, ids, strict=True):
+        for index, (doc, subtree) in enumerate(zip(documents, ids, strict=True)):
+            choice = _RESTORE if choices is None else choices[index]
+            if choice is _SKIP:
+                continue
             raw_name = doc.get("name")
             name = go_unquote(raw_name) if isinstance(raw_name, str) else ""
             try:
@@ -330,7 +357,10 @@ class Restorer:
             child = prefix + name
             kind = doc.get("type")
             try:
-                if kind == NodeType.FILE:
+                if choice is _ON_THE_WAY:  # a directory on the way to selected entries
+                    documents_below = subtrees.get(subtree) if subtree is not None else None
+                    self._plan_subdir(dir_fd, child, _node(doc), documents_below, selected=False)
+                elif kind == NodeType.FILE:
                     plan = _FilePlan.of_document(name, doc)
                     self._plan_file(dir_fd, child, plan or _FilePlan.of_node(_node(doc)))
                 elif kind == NodeType.DIR:
@@ -345,12 +375,48 @@ class Restorer:
             except DatamoverError as exc:
                 self.stats.error(f"cannot restore {child}: {exc}")
 
+    def _choose(self, prefix: str, documents: list[dict[str, Any]]) -> list[_Choice]:
+        """For each entry, what the include or exclude patterns make of it."""
+        assert self._selection is not None
+        location = prefix[self._root_length :]
+        choices = []
+        for doc in documents:
+            raw_name = doc.get("name")
+            name = go_unquote(raw_name) if isinstance(raw_name, str) else ""
+            selected, below = self._selection.select(
+                location + name, doc.get("type") == NodeType.DIR
+            )
+            choices.append(_RESTORE if selected else _ON_THE_WAY if below else _SKIP)
+        return choices
+
+    def _removed_if_empty(self, path: str) -> bool:
+        """restic creates a directory on the way to selected entries as it writes one of
+        them; this one was created before knowing whether any would be."""
+        try:
+            os.rmdir(path)
+        except OSError:
+            self.stats.dirs += 1
+            return False
+        return True
+
     def _plan_subdir(
-        self, dir_fd: int, path: str, node: Node, documents: list[dict[str, Any]] | None
+        self,
+        dir_fd: int,
+        path: str,
+        node: Node,
+        documents: list[dict[str, Any]] | None,
+        *,
+        selected: bool = True,
     ) -> None:
+        """Create a directory and plan its entries. One not `selected` itself (only on the
+        way to selected entries) and created here is removed at the end if none was
+        restored in it."""
         name = node.name
-        with contextlib.suppress(FileExistsError):
+        created = True
+        try:
             os.mkdir(name, 0o700, dir_fd=dir_fd)
+        except FileExistsError:
+            created = False
         try:
             fd = os.open(
                 name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd
@@ -362,8 +428,8 @@ class Restorer:
                 ) from exc
             raise
         try:
-            self._dirs.append((path, Metadata.of(node)))
-            self.stats.dirs += 1
+            self._dirs.append((path, Metadata.of(node), selected or not created))
+            self.stats.dirs += selected
             if documents is not None:
                 self._plan_dir(fd, path, documents)
         finally:

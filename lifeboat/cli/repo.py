@@ -155,11 +155,32 @@ def backup(ctx: click.Context, /, directory: str, **options: Any) -> None:
     repo_run.backup(session, directory, **options)
 
 
+def _patterns(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
+    """Patterns checked as restic would read them (a malformed one names its option)."""
+    from datamover.pathfilter import PatternError, parse_pattern
+
+    for pattern in value:
+        try:
+            parse_pattern(pattern)
+        except PatternError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+    return list(value)
+
+
+def _pattern_option(*names: str, help: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    return click.option(*names, multiple=True, callback=_patterns, metavar="PATTERN", help=help)
+
+
 @repo.command()
 @_common_options
 @click.argument("snapshot")
 @click.option("--target", "-t", required=True, type=click.Path(file_okay=False))
-@click.option("--include", help="restore only this path inside the snapshot")
+@_pattern_option(
+    "--include", "-i", help="restore only what matches, at its path (restic's patterns; repeatable)"
+)
+@_pattern_option("--exclude", "-e", help="restore all but what matches (repeatable)")
+@_pattern_option("--iinclude", "ignore_case_include", help="--include, ignoring case")
+@_pattern_option("--iexclude", "ignore_case_exclude", help="--exclude, ignoring case")
 @click.option("--files", type=click.IntRange(1, 1024), default=16, help="packs read at once")
 @_processes_option
 @click.option(
@@ -168,11 +189,17 @@ def backup(ctx: click.Context, /, directory: str, **options: Any) -> None:
 @click.pass_context
 @_fail_cleanly
 def restore(ctx: click.Context, /, snapshot: str, **options: Any) -> None:
-    """Restore SNAPSHOT (an id, a prefix or `latest`) into --target."""
+    """Restore SNAPSHOT (an id, a prefix or `latest`) into --target; SNAPSHOT:PATH restores
+    the directory or file at PATH inside it, its content straight into --target."""
+    if (options["include"] or options["ignore_case_include"]) and (
+        options["exclude"] or options["ignore_case_exclude"]
+    ):
+        raise click.UsageError("--include and --exclude are mutually exclusive (as in restic)")
     session = _session(ctx, options)
     from lifeboat.cli import repo_run
 
-    code = repo_run.restore(session, snapshot, **options)
+    snapshot, _, path = snapshot.partition(":")
+    code = repo_run.restore(session, snapshot, path=path or None, **options)
     if code:
         ctx.exit(code)
 

@@ -124,14 +124,16 @@ def restore(
     snapshot: str,
     *,
     target: str,
-    include: str | None,
+    path: str | None,
     files: int,
     processes: int | None,
     memory_limit: int,
+    **patterns: list[str],
 ) -> int:
-    """Returns the exit code: EXIT_INCOMPLETE if some files could not be restored."""
+    """Returns the exit code: EXIT_INCOMPLETE if some files could not be restored.
+    `patterns`: RestoreOptions' include, exclude and their ignore-case forms."""
     options = RestoreOptions(
-        files=files, processes=processes, memory_limit_mib=memory_limit, include=include
+        files=files, processes=processes, memory_limit_mib=memory_limit, path=path, **patterns
     )
     display = ProgressDisplay.for_restore(enabled=not session.settings.json_output)
 

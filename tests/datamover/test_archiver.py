@@ -145,9 +145,57 @@ def test_restore_of_a_sub_path(tmp_path: Path, repo: Repository) -> None:
     make_tree(source)
     result = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS))
     target = tmp_path / "target"
-    restored = restore(repo, result.snapshot_id, str(target), RestoreOptions(include="/docs/"))
+    restored = restore(repo, result.snapshot_id, str(target), RestoreOptions(path="/docs/"))
     assert restored.ok
     assert describe(target) == describe(source / "docs")
+
+
+_PATTERN_OPTIONS = {
+    "--include": "include",
+    "--exclude": "exclude",
+    "--iinclude": "ignore_case_include",
+    "--iexclude": "ignore_case_exclude",
+}
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--include", "/docs"],
+        ["--include", "*.txt"],  # at any depth: directories without one are not created
+        ["--include", "/docs/**/*.txt", "--include", "/links/relative"],
+        ["--exclude", "/docs", "--exclude", "*.img"],
+        ["--iinclude", "/BIN/TOOL"],
+        ["--iexclude", "LINKS"],
+    ],
+)
+def test_include_and_exclude_restore_what_restic_restores(
+    tmp_path: Path, repo: Repository, repo_dir: Path, restic: object, arguments: list[str]
+) -> None:
+    source = tmp_path / "source"
+    make_tree(source)
+    result = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS))
+    patterns: dict[str, list[str]] = {}
+    for flag, pattern in zip(arguments[::2], arguments[1::2], strict=True):
+        patterns.setdefault(_PATTERN_OPTIONS[flag], []).append(pattern)
+
+    by_restic = tmp_path / "by-restic"
+    restic(repo_dir, "restore", "latest", "--target", str(by_restic), *arguments)  # type: ignore[operator]
+    by_lifeboat = tmp_path / "by-lifeboat"
+    restored = restore(repo, result.snapshot_id, str(by_lifeboat), RestoreOptions(**patterns))
+
+    assert restored.ok, restored.errors
+    expected = _layout(by_restic)
+    assert 0 < len(expected) < len(_layout(source))  # the patterns chose some, not all
+    assert _layout(by_lifeboat) == expected
+
+
+def _layout(root: Path) -> dict[str, tuple[object, ...]]:
+    """`describe` without the times of directories: those restic only creates on the way
+    to a selected entry get the time of the restore."""
+    return {
+        name: entry[:2] if entry[0] == "dir" else entry for name, entry in describe(root).items()
+    }
 
 
 def test_incremental_reads_only_changed_files(tmp_path: Path, repo: Repository) -> None:

@@ -51,7 +51,7 @@ def test_restores_a_repository_written_by_restic(
         snapshots = repo.list_snapshots()
         assert [s.paths for _, s in snapshots] == [[str(source)]]
         target = tmp_path / "target"
-        result = restore(repo, "latest", str(target), RestoreOptions(include=str(source)))
+        result = restore(repo, "latest", str(target), RestoreOptions(path=str(source)))
     finally:
         repo.close()
     assert result.ok, result.errors

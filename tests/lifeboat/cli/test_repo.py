@@ -161,6 +161,52 @@ def test_a_failing_write_on_restore_names_the_file_and_restores_the_rest(
     assert (target / "small").read_bytes() == b"small file\n"
 
 
+def test_restore_takes_restics_sub_path_and_patterns(tmp_path: Path) -> None:
+    repo, source = tmp_path / "repo", tmp_path / "source"
+    make_tree(source)
+    assert lifeboat("init", "-r", str(repo)).returncode == 0
+    assert lifeboat("backup", "-r", str(repo), str(source)).returncode == 0
+    everything = digest(source)
+
+    # SNAPSHOT:PATH restores what is at PATH straight into the target.
+    sub = tmp_path / "sub"
+    done = lifeboat("restore", "latest:/app", "-r", str(repo), "--target", str(sub))
+    assert done.returncode == 0, done.stderr
+    assert digest(sub) == digest(source / "app")
+
+    # --include keeps the path; the directories on the way come back, nothing else.
+    included = tmp_path / "included"
+    done = lifeboat("restore", "latest", "-r", str(repo), "--target", str(included), "-i", "*.db")
+    assert done.returncode == 0, done.stderr
+    assert digest(included) == {
+        name: found
+        for name, found in everything.items()
+        if name in ("app", "app/données", "app/données/table.db")
+    }
+
+    excluded = tmp_path / "excluded"
+    done = lifeboat(
+        "restore", "latest", "-r", str(repo), "--target", str(excluded), "--exclude", "/app"
+    )
+    assert done.returncode == 0, done.stderr
+    assert digest(excluded) == {
+        name: found for name, found in everything.items() if not name.startswith("app")
+    }
+
+    # Bad patterns are refused before anything is written.
+    refused = tmp_path / "refused"
+    malformed = lifeboat(
+        "restore", "latest", "-r", str(repo), "--target", str(refused), "--include", "a[b"
+    )
+    assert malformed.returncode == 2
+    assert "'--include'" in malformed.stderr and "'a[b'" in malformed.stderr
+    both = lifeboat(
+        "restore", "latest", "-r", str(repo), "--target", str(refused), "-i", "/a", "-e", "/b"
+    )
+    assert both.returncode == 2 and "mutually exclusive" in both.stderr
+    assert not refused.exists()
+
+
 def test_worker_processes_and_file_threads_store_the_same_tree(tmp_path: Path) -> None:
     """Small files are read by worker processes (`--processes`, one per CPU by default) or,
     with `--processes 0`, by file threads: the snapshot's tree is the same either way."""
