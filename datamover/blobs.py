@@ -1,11 +1,14 @@
-"""Blob types and where a blob lives inside a pack."""
+"""Blob types, where a blob lives inside a pack, and how a stored blob is opened."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import NamedTuple
 
-from datamover.crypto import OVERHEAD
+from datamover import compression
+from datamover.crypto import OVERHEAD, AuthenticationError, MasterKey
+from datamover.errors import BlobCorruptedError
+from datamover.ids import hash_bytes
 
 
 class BlobType(StrEnum):
@@ -31,3 +34,27 @@ class PackedBlob(NamedTuple):
     def plaintext_length(self) -> int:
         """Length of the blob's data once decrypted and decompressed."""
         return self.uncompressed_length or self.length - OVERHEAD
+
+
+def decode_blob(
+    key: MasterKey, pack_hex: str, blob: PackedBlob, sealed: bytes | memoryview
+) -> bytes:
+    """Decrypt, decompress and verify one stored blob; ``sealed`` may be a view into a
+    loaded pack, so callers need not copy each blob out of it."""
+    blob_hex = blob.id.hex()
+    if len(sealed) != blob.length:
+        raise BlobCorruptedError(blob_hex, pack_hex, "the pack file is truncated")
+    try:
+        plaintext = key.open(sealed)
+    except AuthenticationError as exc:
+        raise BlobCorruptedError(blob_hex, pack_hex, "authentication failed") from exc
+    if blob.compressed:
+        try:
+            plaintext = compression.decompress(plaintext, blob.uncompressed_length)
+        except Exception as exc:
+            raise BlobCorruptedError(blob_hex, pack_hex, f"cannot decompress: {exc}") from exc
+        if len(plaintext) != blob.uncompressed_length:
+            raise BlobCorruptedError(blob_hex, pack_hex, "wrong uncompressed length")
+    if hash_bytes(plaintext) != blob.id:
+        raise BlobCorruptedError(blob_hex, pack_hex, "content does not match its id")
+    return plaintext

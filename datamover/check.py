@@ -12,11 +12,11 @@ import structlog
 from pydantic import BaseModel, computed_field
 
 from datamover.backend.base import FileType
-from datamover.blobs import BlobType, PackedBlob
+from datamover.blobs import BlobType, PackedBlob, decode_blob
 from datamover.errors import BlobCorruptedError, DatamoverError, PackCorruptedError
 from datamover.ids import hash_bytes
 from datamover.pack import expected_pack_size, parse_pack_tail
-from datamover.repository import Repository, decode_blob
+from datamover.repository import Repository
 from datamover.tree import NodeType, Tree
 
 log = structlog.get_logger(__name__)

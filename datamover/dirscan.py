@@ -15,7 +15,7 @@ from typing import Any, Final
 from datamover.jsonfmt import dumps, go_unquote
 from datamover.parent import compare_file
 from datamover.scanner import list_dir
-from datamover.tree import tree_documents
+from datamover.treejson import tree_documents
 
 KEPT: Final = "kept"
 """``(KEPT, i)``: the file is unchanged, and the parent's node ``i`` is exactly its node."""

@@ -12,14 +12,16 @@ import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from datamover.blobs import BlobType, PackedBlob
+from datamover.blobs import BlobType, PackedBlob, decode_blob
 from datamover.crypto import MasterKey
 from datamover.errors import DatamoverError
 from datamover.gotime import unix_ns_of
-from datamover.repository import decode_blob
-from datamover.tree import Node, posix_permissions
+from datamover.modes import posix_permissions
+
+if TYPE_CHECKING:
+    from datamover.tree import Node
 
 
 class UnsafeNameError(DatamoverError):

@@ -12,10 +12,11 @@ import re
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import GetCoreSchemaHandler
-from pydantic_core import core_schema
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler
+    from pydantic_core import core_schema
 
 _NS = 1_000_000_000
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
@@ -129,6 +130,9 @@ class GoTime:
     def __get_pydantic_core_schema__(
         cls, source: type[Any], handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
+        # (Imported here: the worker processes parse times without pydantic.)
+        from pydantic_core import core_schema
+
         def validate(value: Any) -> GoTime:
             if isinstance(value, GoTime):
                 return value

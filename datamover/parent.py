@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from datamover.gotime import GoTime
 from datamover.jsonfmt import dumps, go_unquote
+from datamover.modes import NodeType
 from datamover.scanner import file_node_dict
-from datamover.tree import EncodedFile, Node, NodeType, subtree_id
+from datamover.treejson import EncodedFile, subtree_id
+
+if TYPE_CHECKING:
+    from datamover.tree import Node
 
 NodeDocument = dict[str, Any]
 """A node as restic's JSON."""
@@ -51,9 +53,11 @@ class ParentTree:
         doc = self._by_name.get(name)
         if doc is None or doc.get("type") != kind.value:
             return None
+        from datamover.tree import Node  # (not at import: see `datamover.treejson`)
+
         try:
             return Node.from_json_dict(doc)
-        except (ValidationError, ValueError):
+        except ValueError:  # pydantic's ValidationError too
             return None
 
     def kept_whole(self, nodes: Sequence[Node | EncodedFile]) -> bool:

@@ -17,11 +17,11 @@ import structlog
 from pydantic import BaseModel
 
 from datamover.backend.base import FileInfo, FileType
-from datamover.blobs import BlobType, PackedBlob
+from datamover.blobs import BlobType, PackedBlob, decode_blob
 from datamover.ids import hash_bytes
 from datamover.index import BlobLocation, MasterIndex, save_index_files
 from datamover.pack import PackBuilder
-from datamover.repository import Repository, decode_blob
+from datamover.repository import Repository
 from datamover.walker import reachable_blobs
 
 log = structlog.get_logger(__name__)

@@ -22,10 +22,10 @@ from pydantic import BaseModel
 
 from datamover import compression
 from datamover.backend.base import Backend, FileType
-from datamover.blobs import BlobType, PackedBlob
+from datamover.blobs import BlobType, PackedBlob, decode_blob
 from datamover.cache import RepositoryCache
 from datamover.config import REPO_VERSION, RepoConfig
-from datamover.crypto import AuthenticationError, MasterKey
+from datamover.crypto import MasterKey
 from datamover.earlykey import EarlyKey
 from datamover.errors import (
     AmbiguousSnapshotIdError,
@@ -589,27 +589,3 @@ class Repository:
     def stats(self) -> RepoStats:
         with self._state:
             return self._stats.model_copy()
-
-
-def decode_blob(
-    key: MasterKey, pack_hex: str, blob: PackedBlob, sealed: bytes | memoryview
-) -> bytes:
-    """Decrypt, decompress and verify one stored blob; ``sealed`` may be a view into a
-    loaded pack, so callers need not copy each blob out of it."""
-    blob_hex = blob.id.hex()
-    if len(sealed) != blob.length:
-        raise BlobCorruptedError(blob_hex, pack_hex, "the pack file is truncated")
-    try:
-        plaintext = key.open(sealed)
-    except AuthenticationError as exc:
-        raise BlobCorruptedError(blob_hex, pack_hex, "authentication failed") from exc
-    if blob.compressed:
-        try:
-            plaintext = compression.decompress(plaintext, blob.uncompressed_length)
-        except Exception as exc:
-            raise BlobCorruptedError(blob_hex, pack_hex, f"cannot decompress: {exc}") from exc
-        if len(plaintext) != blob.uncompressed_length:
-            raise BlobCorruptedError(blob_hex, pack_hex, "wrong uncompressed length")
-    if hash_bytes(plaintext) != blob.id:
-        raise BlobCorruptedError(blob_hex, pack_hex, "content does not match its id")
-    return plaintext

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple, cast
 import structlog
 
 from datamover.backend.base import FileType
-from datamover.blobs import BlobType, PackedBlob
+from datamover.blobs import BlobType, PackedBlob, decode_blob
 from datamover.budget import (
     ByteBudget,
     MemoryPlan,
@@ -63,7 +63,7 @@ from datamover.ids import ID_SIZE
 from datamover.jobs import RestoreOptions, RestoreProgress, RestoreProgressCallback, RestoreResult
 from datamover.jsonfmt import go_unquote
 from datamover.prefetch import Prefetch
-from datamover.repository import Repository, decode_blob
+from datamover.repository import Repository
 from datamover.tree import Node, NodeType, Tree, posix_permissions, subtree_id
 from datamover.workerpool import REQUESTS_PER_WORKER, WORKER_BASELINE, WORTH_A_POOL, WorkerPool
 

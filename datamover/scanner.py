@@ -8,11 +8,14 @@ import os
 import pwd
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from datamover.gotime import GoTime, format_local_ns
 from datamover.jsonfmt import dumps, go_quote
-from datamover.tree import Node, NodeType, go_mode, node_type_of
+from datamover.modes import NodeType, go_mode, node_type_of
+
+if TYPE_CHECKING:
+    from datamover.tree import Node
 
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
 
@@ -142,6 +145,8 @@ def file_node(name: str, st: os.stat_result, content: list[bytes], size: int) ->
     fields = node_fields(name, st)
     fields["size"] = size
     fields["content"] = content
+    from datamover.tree import Node  # (not at import: see `datamover.treejson`)
+
     return Node.model_validate(fields)
 
 

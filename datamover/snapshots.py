@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from datamover.gotime import GoTime
-from datamover.jsonfmt import HexId, dumps
+from datamover.hexid import HexId
+from datamover.jsonfmt import dumps
 
 
 class Snapshot(BaseModel):

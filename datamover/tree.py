@@ -9,96 +9,77 @@ from __future__ import annotations
 
 import base64
 import os
-import stat
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from datamover.gotime import ZERO_TIME, GoTime
-from datamover.jsonfmt import HexId, dumps, go_quote, go_unquote, loads
-
-# Go's os.FileMode bits.
-GO_MODE_DIR = 1 << 31
-GO_MODE_APPEND = 1 << 30
-GO_MODE_EXCLUSIVE = 1 << 29
-GO_MODE_TEMPORARY = 1 << 28
-GO_MODE_SYMLINK = 1 << 27
-GO_MODE_DEVICE = 1 << 26
-GO_MODE_NAMED_PIPE = 1 << 25
-GO_MODE_SOCKET = 1 << 24
-GO_MODE_SETUID = 1 << 23
-GO_MODE_SETGID = 1 << 22
-GO_MODE_CHAR_DEVICE = 1 << 21
-GO_MODE_STICKY = 1 << 20
-GO_MODE_IRREGULAR = 1 << 19
-GO_MODE_PERM = 0o777
-
-
-class NodeType(StrEnum):
-    FILE = "file"
-    DIR = "dir"
-    SYMLINK = "symlink"
-    DEV = "dev"
-    CHARDEV = "chardev"
-    FIFO = "fifo"
-    SOCKET = "socket"
-
-
-_NODE_TYPES = {
-    stat.S_IFREG: NodeType.FILE,
-    stat.S_IFDIR: NodeType.DIR,
-    stat.S_IFLNK: NodeType.SYMLINK,
-    stat.S_IFBLK: NodeType.DEV,
-    stat.S_IFCHR: NodeType.CHARDEV,
-    stat.S_IFIFO: NodeType.FIFO,
-    stat.S_IFSOCK: NodeType.SOCKET,
-}
-
-
-def node_type_of(st_mode: int) -> NodeType | None:
-    """The restic node type of a ``stat`` mode, None for anything restic cannot store."""
-    return _NODE_TYPES.get(stat.S_IFMT(st_mode))
-
-
-def go_mode(st_mode: int) -> int:
-    """Go's ``fi.Mode()`` masked as restic masks it, from a POSIX ``st_mode``."""
-    mode = st_mode & GO_MODE_PERM
-    fmt = stat.S_IFMT(st_mode)
-    if fmt == stat.S_IFDIR:
-        mode |= GO_MODE_DIR
-    elif fmt == stat.S_IFLNK:
-        mode |= GO_MODE_SYMLINK
-    elif fmt == stat.S_IFBLK:
-        mode |= GO_MODE_DEVICE
-    elif fmt == stat.S_IFCHR:
-        mode |= GO_MODE_DEVICE | GO_MODE_CHAR_DEVICE
-    elif fmt == stat.S_IFIFO:
-        mode |= GO_MODE_NAMED_PIPE
-    elif fmt == stat.S_IFSOCK:
-        mode |= GO_MODE_SOCKET
-    elif fmt != stat.S_IFREG:
-        mode |= GO_MODE_IRREGULAR
-    if st_mode & stat.S_ISUID:
-        mode |= GO_MODE_SETUID
-    if st_mode & stat.S_ISGID:
-        mode |= GO_MODE_SETGID
-    if st_mode & stat.S_ISVTX:
-        mode |= GO_MODE_STICKY
-    return mode
-
-
-def posix_permissions(mode: int) -> int:
-    """The bits for ``chmod`` from a Go file mode (permissions, setuid, setgid, sticky)."""
-    bits = mode & GO_MODE_PERM
-    if mode & GO_MODE_SETUID:
-        bits |= stat.S_ISUID
-    if mode & GO_MODE_SETGID:
-        bits |= stat.S_ISGID
-    if mode & GO_MODE_STICKY:
-        bits |= stat.S_ISVTX
-    return bits
+from datamover.hexid import HexId
+from datamover.jsonfmt import dumps, go_quote, go_unquote
+from datamover.modes import (
+    GO_MODE_APPEND as GO_MODE_APPEND,
+)
+from datamover.modes import (
+    GO_MODE_CHAR_DEVICE as GO_MODE_CHAR_DEVICE,
+)
+from datamover.modes import (
+    GO_MODE_DEVICE as GO_MODE_DEVICE,
+)
+from datamover.modes import (  # re-exported: the tree's vocabulary
+    GO_MODE_DIR as GO_MODE_DIR,
+)
+from datamover.modes import (
+    GO_MODE_EXCLUSIVE as GO_MODE_EXCLUSIVE,
+)
+from datamover.modes import (
+    GO_MODE_IRREGULAR as GO_MODE_IRREGULAR,
+)
+from datamover.modes import (
+    GO_MODE_NAMED_PIPE as GO_MODE_NAMED_PIPE,
+)
+from datamover.modes import (
+    GO_MODE_PERM as GO_MODE_PERM,
+)
+from datamover.modes import (
+    GO_MODE_SETGID as GO_MODE_SETGID,
+)
+from datamover.modes import (
+    GO_MODE_SETUID as GO_MODE_SETUID,
+)
+from datamover.modes import (
+    GO_MODE_SOCKET as GO_MODE_SOCKET,
+)
+from datamover.modes import (
+    GO_MODE_STICKY as GO_MODE_STICKY,
+)
+from datamover.modes import (
+    GO_MODE_SYMLINK as GO_MODE_SYMLINK,
+)
+from datamover.modes import (
+    GO_MODE_TEMPORARY as GO_MODE_TEMPORARY,
+)
+from datamover.modes import (
+    NodeType as NodeType,
+)
+from datamover.modes import (
+    go_mode as go_mode,
+)
+from datamover.modes import (
+    node_type_of as node_type_of,
+)
+from datamover.modes import (
+    posix_permissions as posix_permissions,
+)
+from datamover.treejson import (  # re-exported
+    EncodedFile as EncodedFile,
+)
+from datamover.treejson import (
+    subtree_id as subtree_id,
+)
+from datamover.treejson import (
+    tree_documents as tree_documents,
+)
 
 
 class ExtendedAttribute(BaseModel):
@@ -215,46 +196,6 @@ class Node(BaseModel):
         return node
 
 
-class EncodedFile:
-    """A file's node as restic's JSON, without a `Node`: written by a small-file worker, or
-    taken unchanged from the parent snapshot's tree. A tree (or a checkpoint) needs only
-    this of it, and validating it as a `Node` would cost more than the rest of the file's
-    work (an incremental backup of 100,000 unchanged files spent a third of its time so)."""
-
-    __slots__ = ("_json", "_source", "content", "name", "size")
-    type = NodeType.FILE
-
-    def __init__(
-        self,
-        name: str,
-        size: int,
-        content: list[bytes],
-        json: bytes | None = None,
-        *,
-        source: dict[str, Any] | None = None,
-    ) -> None:
-        if (json is None) == (source is None):
-            raise ValueError("an encoded file has its JSON either as bytes or as read")
-        self.name = name
-        self.size = size
-        self.content = content
-        self._json = json
-        self._source = source
-
-    @property
-    def json(self) -> bytes:
-        if self._json is None:
-            self._json = dumps(self._source)
-        return self._json
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The node's JSON: the very object it was read as, if it was."""
-        if self._source is not None:
-            return self._source
-        document: dict[str, Any] = loads(self.json)
-        return document
-
-
 def encode_tree(nodes: Iterable[Node | EncodedFile]) -> bytes:
     """A tree blob's bytes: nodes sorted by name (as restic's tree builder does), then a
     newline. (The same bytes as encoding ``{"nodes": [...]}`` at once: compact JSON.)"""
@@ -275,25 +216,3 @@ class Tree(BaseModel):
     @classmethod
     def from_json(cls, data: bytes) -> Tree:
         return cls(nodes=[Node.from_json_dict(node) for node in tree_documents(data)])
-
-
-def subtree_id(document: dict[str, Any]) -> bytes | None:
-    """The tree id of a directory's node JSON; None for other nodes, or a damaged id."""
-    subtree = document.get("subtree")
-    if document.get("type") != NodeType.DIR or not isinstance(subtree, str):
-        return None
-    try:
-        return bytes.fromhex(subtree)
-    except ValueError:
-        return None
-
-
-def tree_documents(data: bytes) -> list[dict[str, Any]]:
-    """The nodes of a tree blob as JSON objects; ValueError if it is not a tree."""
-    doc = loads(data)
-    nodes = doc.get("nodes") if isinstance(doc, dict) else None
-    if nodes is None:
-        nodes = []
-    if not isinstance(nodes, list) or not all(isinstance(node, dict) for node in nodes):
-        raise ValueError("a tree's nodes must be a list of objects")
-    return nodes

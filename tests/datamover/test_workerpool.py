@@ -111,3 +111,21 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return "State:\tZ" not in status and "State:\tX" not in status
+
+
+@pytest.mark.parametrize(
+    "handler", ["datamover.backupworker:backup_work", "datamover.filewrite:whole_file_writer"]
+)
+def test_a_workers_handler_starts_without_pydantic_or_structlog(handler: str) -> None:
+    """A worker imports only its handler's module (~0.1 s): pydantic and structlog would
+    triple each worker's start, paid again by every backup and restore that starts them."""
+    module = handler.split(":")[0]
+    heavy = ("pydantic", "structlog", "rich")
+    code = (
+        f"import sys, {module}; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert found.strip() == "[]"
