@@ -8,6 +8,8 @@ skips importing its transfer manager (s3transfer, multiprocessing: ~0.03 s).
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -49,27 +51,13 @@ class S3Backend:
         self.endpoint = endpoint
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        config = Config(
-            region_name=region,
-            max_pool_connections=max_connections,
-            # A CRC32 header instead of a SHA-256 of every body in the signature: as cheap
-            # a check against damage in transit, without hashing each pack twice more
-            # (here and on the server). Packs carry their own SHA-256 and MACs.
-            s3={"addressing_style": "path", "payload_signing_enabled": False},
-            retries={"max_attempts": 5, "mode": "standard"},
-            connect_timeout=10,
-            read_timeout=120,
-            request_checksum_calculation="when_supported",
-            response_checksum_validation="when_required",
+        self._make_client = functools.partial(
+            _client, endpoint, region, max_connections, access_key, secret_key
         )
-        client = botocore.session.get_session().create_client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=access_key,
-            aws_secret_access_key=secret_key,
-            config=config,
-        )
-        self._client = cast("S3Client", client)
+        self._client = self._make_client(crc32=True)
+        self._crc32 = True
+        """Uploads carry a CRC32 header; False once the endpoint refused one."""
+        self._switching = threading.Lock()
 
     @property
     def location(self) -> str:
@@ -122,10 +110,32 @@ class S3Backend:
         key = self._key(file_type, name)
         body = data if isinstance(data, bytearray) else bytearray(data)
         try:
-            # (The stubs leave bytearray out; botocore takes any bytes-like body.)
-            self._client.put_object(Bucket=self.bucket, Key=key, Body=cast("bytes", body))
+            try:
+                self._put(key, body)
+            except ClientError as exc:
+                if not (self._crc32 and _refuses_checksum_headers(exc)):
+                    raise
+                self._sign_bodies_instead()
+                self._put(key, body)
         except (ClientError, BotoCoreError) as exc:
             self._fail(exc, f"writing {key}")
+
+    def _put(self, key: str, body: bytearray) -> None:
+        # (The stubs leave bytearray out; botocore takes any bytes-like body.)
+        self._client.put_object(Bucket=self.bucket, Key=key, Body=cast("bytes", body))
+
+    def _sign_bodies_instead(self) -> None:
+        """Some S3-compatible servers refuse the checksum headers of newer SDKs: sign each
+        body's SHA-256 instead, which every S3 server checks, from now on."""
+        with self._switching:
+            if self._crc32:
+                import structlog  # (rarely needed: not at import, see `datamover.cache`)
+
+                structlog.get_logger(__name__).warning(
+                    "s3.checksum_headers_refused", endpoint=self.endpoint
+                )
+                self._client = self._make_client(crc32=False)
+                self._crc32 = False
 
     def load(self, file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
         key = self._key(file_type, name)
@@ -198,3 +208,49 @@ class S3Backend:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _client(
+    endpoint: str,
+    region: str,
+    max_connections: int,
+    access_key: str | None,
+    secret_key: str | None,
+    *,
+    crc32: bool,
+) -> S3Client:
+    config = Config(
+        region_name=region,
+        max_pool_connections=max_connections,
+        # A CRC32 header instead of a SHA-256 of every body in the signature: as cheap a
+        # check against damage in transit, without hashing each pack twice more (here and
+        # on the server). Packs carry their own SHA-256 and MACs. Without it (an endpoint
+        # that refuses the header), the body's SHA-256 is signed.
+        s3={"addressing_style": "path", "payload_signing_enabled": not crc32},
+        retries={"max_attempts": 5, "mode": "standard"},
+        connect_timeout=10,
+        read_timeout=120,
+        request_checksum_calculation="when_supported" if crc32 else "when_required",
+        response_checksum_validation="when_required",
+    )
+    client = botocore.session.get_session().create_client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=config,
+    )
+    return cast("S3Client", client)
+
+
+_CHECKSUM_REFUSALS = {"InvalidArgument", "InvalidRequest", "NotImplemented", "BadRequest"}
+
+
+def _refuses_checksum_headers(exc: ClientError) -> bool:
+    """Whether a refused upload names the checksum headers (B2, R2 and older Ceph and
+    MinIO releases answer so, each in its own words)."""
+    error = exc.response.get("Error", {})
+    message = f"{error.get('Message', '')} {error.get('ArgumentName', '')}".lower()
+    return str(error.get("Code", "")) in _CHECKSUM_REFUSALS and (
+        "checksum" in message or "x-amz-sdk" in message or "trailer" in message
+    )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.client
+import http.server
 import os
 import socket
 import subprocess
+import threading
+import urllib.parse
 import uuid
 from typing import Any
 
@@ -152,3 +157,84 @@ def test_packs_are_sent_in_one_piece(s3: S3Info, password: str) -> None:
         assert isinstance(body, bytearray) and expect is None
     (pack,) = [body for url, body, _ in sent if "/data/" in url]
     assert isinstance(pack, bytearray) and len(pack) > 300_000
+
+
+class _RefusesChecksumHeaders(http.server.BaseHTTPRequestHandler):
+    """In front of SeaweedFS: refuses an upload carrying the newer SDKs' checksum headers,
+    in Backblaze B2's words, as some S3-compatible servers do; passes everything else on."""
+
+    upstream: tuple[str, int]
+    seen: list[dict[str, str]]
+
+    def do_PUT(self) -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        body = self.rfile.read(int(headers.get("content-length", "0")))
+        self.seen.append(headers)
+        if any(name.startswith(("x-amz-checksum-", "x-amz-sdk-checksum")) for name in headers):
+            error = (
+                b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>InvalidArgument</Code>"
+                b"<Message>Unsupported header 'x-amz-sdk-checksum-algorithm' received for "
+                b"this API call.</Message></Error>"
+            )
+            self.send_response(400)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(error)))
+            self.end_headers()
+            self.wfile.write(error)
+            return
+        self._forward(body)
+
+    def do_GET(self) -> None:
+        self._forward(b"")
+
+    do_HEAD = do_GET
+
+    def _forward(self, body: bytes) -> None:
+        connection = http.client.HTTPConnection(*self.upstream, timeout=30)
+        connection.request(self.command, self.path, body=body or None, headers=dict(self.headers))
+        response = connection.getresponse()
+        data = response.read()
+        self.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        connection.close()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_an_endpoint_refusing_checksum_headers_gets_signed_bodies(s3: S3Info) -> None:
+    upstream = urllib.parse.urlsplit(s3.endpoint)
+    seen: list[dict[str, str]] = []
+    handler = type(
+        "Handler",
+        (_RefusesChecksumHeaders,),
+        {"upstream": (upstream.hostname, upstream.port), "seen": seen},
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        refused = S3Info(**{**s3.model_dump(), "endpoint": endpoint})
+        backend = open_backend(
+            s3_repo_string(refused), access_key=s3.access_key, secret_key=s3.secret_key
+        )
+        assert isinstance(backend, S3Backend)
+        backend.create_layout()
+        first, second = os.urandom(100_000), os.urandom(1000)
+        backend.save(FileType.DATA, "ab" * 32, first)
+        backend.save(FileType.DATA, "cd" * 32, bytearray(second))
+        assert backend.load(FileType.DATA, "ab" * 32) == first
+        assert backend.load(FileType.DATA, "cd" * 32) == second
+    finally:
+        server.shutdown()
+        server.server_close()
+    # One refusal, then every upload with its body's SHA-256 signed instead.
+    assert [bool(h.get("x-amz-sdk-checksum-algorithm")) for h in seen] == [True, False, False]
+    assert seen[1]["x-amz-content-sha256"] == hashlib.sha256(first).hexdigest()
+    assert seen[2]["x-amz-content-sha256"] == hashlib.sha256(second).hexdigest()
