@@ -22,15 +22,21 @@ from datamover.workerpool import REQUESTS_PER_WORKER, WORKER_BASELINE
 def read_small(fd: int, expected: int, limit: int) -> bytes | None:
     """The content of an open file expected to be smaller than `limit`; None if it is not
     (it grew since the stat). Asks for one byte more than expected, to see the end in one
-    read: reading the whole limit would allocate (and fault in) a large buffer each time."""
+    read: reading the whole limit would allocate (and fault in) a large buffer each time.
+    `expected` is the size `fstat` gave for this open file: a short read that ends there
+    is its end, without a read more to see it (growth after the `fstat` is the caller's to
+    see, by a second `fstat`)."""
     parts: list[bytes] = []
     size = 0
     while size < limit:
-        piece = os.read(fd, min(limit - size, max(expected + 1 - size, 64 * 1024)))
+        wanted = min(limit - size, max(expected + 1 - size, 64 * 1024))
+        piece = os.read(fd, wanted)
         if not piece:
             break
         parts.append(piece)
         size += len(piece)
+        if size == expected and len(piece) < wanted:
+            break
     if size >= limit:
         return None
     return parts[0] if len(parts) == 1 else b"".join(parts)
@@ -61,11 +67,11 @@ class SealSettings:
     """Files of at least this many bytes are not small (the chunker's minimum size)."""
 
 
-def read_and_seal(path: bytes, name: str, expected: int, settings: SealSettings) -> SmallFileResult:
+def read_and_seal(path: bytes, name: str, settings: SealSettings) -> SmallFileResult:
     """Read a small file, once more if it changed meanwhile (a live volume), and seal it."""
-    read = _read_once(path, expected, settings.limit)
+    read = _read_once(path, settings.limit)
     if isinstance(read, _Read) and read.changed:
-        read = _read_once(path, expected, settings.limit)
+        read = _read_once(path, settings.limit)
     if not isinstance(read, _Read):
         return read
     st, data, changed = read
@@ -85,7 +91,7 @@ class _Read(NamedTuple):
     changed: bool
 
 
-def _read_once(path: bytes, expected: int, limit: int) -> _Read | SmallFileResult:
+def _read_once(path: bytes, limit: int) -> _Read | SmallFileResult:
     try:
         fd = open_for_reading(path)
     except FileNotFoundError:
@@ -96,7 +102,7 @@ def _read_once(path: bytes, expected: int, limit: int) -> _Read | SmallFileResul
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
             return (UNREADABLE, f"skipped {os.fsdecode(path)}: no longer a regular file")
-        data = read_small(fd, expected, limit)
+        data = read_small(fd, before.st_size, limit)
         if data is None:
             return (GROWN,)
         after = os.fstat(fd)
@@ -109,11 +115,12 @@ def _read_once(path: bytes, expected: int, limit: int) -> _Read | SmallFileResul
 
 
 Batch = list[tuple[bytes, str, int]]
-"""Small files: path (bytes, as the file system names it), node name, expected size."""
+"""Small files: path (bytes, as the file system names it), node name, size when listed
+(which the batching counts)."""
 
 
 def seal_batch(batch: Batch, settings: SealSettings) -> list[SmallFileResult]:
-    return [read_and_seal(path, name, size, settings) for path, name, size in batch]
+    return [read_and_seal(path, name, settings) for path, name, _ in batch]
 
 
 def memory_per_worker(batch_bytes: int) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from datamover import compression
 from datamover.backupworker import HANDLER, SEAL
 from datamover.crypto import MasterKey
@@ -15,6 +17,7 @@ from datamover.smallfiles import (
     UNREADABLE,
     SealSettings,
     read_and_seal,
+    read_small,
 )
 from datamover.workerpool import WorkerPool
 
@@ -43,8 +46,8 @@ def test_workers_seal_what_this_process_would(tmp_path: Path) -> None:
         workers.close()
 
     results = [result for answer in answers for result in answer]
-    for (path, name, size), result in zip(batch, results, strict=True):
-        here = read_and_seal(path, name, size, settings)
+    for (path, name, _), result in zip(batch, results, strict=True):
+        here = read_and_seal(path, name, settings)
         tag, document, length, blob_id, sealed, uncompressed, changed = result
         assert (tag, document, length, blob_id, uncompressed, changed) == (
             here[0],
@@ -82,3 +85,31 @@ def test_missing_and_grown_files_are_reported(tmp_path: Path) -> None:
     assert answer[1] == (GROWN,)
     assert answer[2][0] == UNREADABLE and "dir" in answer[2][1]
     assert all(result[0] != SEALED for result in answer)
+
+
+def test_a_small_file_is_read_in_one_call_unless_it_grew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "file"
+    path.write_bytes(b"x" * 5000)
+    reads: list[int] = []
+    real_read = os.read
+
+    def counted(fd: int, length: int) -> bytes:
+        reads.append(length)
+        return real_read(fd, length)
+
+    monkeypatch.setattr(os, "read", counted)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert read_small(fd, 5000, 16384) == b"x" * 5000
+        assert len(reads) == 1  # its end seen without asking again
+        os.lseek(fd, 0, os.SEEK_SET)
+        reads.clear()
+        # Larger than its fstat said (it grew meanwhile): read on to its end.
+        assert read_small(fd, 4000, 16384) == b"x" * 5000
+        assert len(reads) == 2
+        os.lseek(fd, 0, os.SEEK_SET)
+        assert read_small(fd, 5000, 4096) is None  # no longer small
+    finally:
+        os.close(fd)
