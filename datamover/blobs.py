@@ -41,20 +41,32 @@ def decode_blob(
 ) -> bytes:
     """Decrypt, decompress and verify one stored blob; ``sealed`` may be a view into a
     loaded pack, so callers need not copy each blob out of it."""
-    blob_hex = blob.id.hex()
-    if len(sealed) != blob.length:
-        raise BlobCorruptedError(blob_hex, pack_hex, "the pack file is truncated")
+    return open_blob(key, pack_hex, blob.id, blob.uncompressed_length, sealed, blob.length)
+
+
+def open_blob(
+    key: MasterKey,
+    pack_hex: str,
+    blob_id: bytes,
+    uncompressed_length: int,
+    sealed: bytes | memoryview,
+    length: int,
+) -> bytes:
+    """`decode_blob` from a blob's fields, for callers holding them as a plain tuple (a
+    restore's worker processes, once per small file)."""
+    if len(sealed) != length:
+        raise BlobCorruptedError(blob_id.hex(), pack_hex, "the pack file is truncated")
     try:
         plaintext = key.open(sealed)
     except AuthenticationError as exc:
-        raise BlobCorruptedError(blob_hex, pack_hex, "authentication failed") from exc
-    if blob.compressed:
+        raise BlobCorruptedError(blob_id.hex(), pack_hex, "authentication failed") from exc
+    if uncompressed_length:
         try:
-            plaintext = compression.decompress(plaintext, blob.uncompressed_length)
+            plaintext = compression.decompress(plaintext, uncompressed_length)
         except Exception as exc:
-            raise BlobCorruptedError(blob_hex, pack_hex, f"cannot decompress: {exc}") from exc
-        if len(plaintext) != blob.uncompressed_length:
-            raise BlobCorruptedError(blob_hex, pack_hex, "wrong uncompressed length")
-    if hash_bytes(plaintext) != blob.id:
-        raise BlobCorruptedError(blob_hex, pack_hex, "content does not match its id")
+            raise BlobCorruptedError(blob_id.hex(), pack_hex, f"cannot decompress: {exc}") from exc
+        if len(plaintext) != uncompressed_length:
+            raise BlobCorruptedError(blob_id.hex(), pack_hex, "wrong uncompressed length")
+    if hash_bytes(plaintext) != blob_id:
+        raise BlobCorruptedError(blob_id.hex(), pack_hex, "content does not match its id")
     return plaintext

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from datamover.blobs import BlobType, PackedBlob, decode_blob
+from datamover.blobs import BlobType, open_blob
 from datamover.crypto import MasterKey
 from datamover.errors import DatamoverError
 from datamover.gotime import unix_ns_of
@@ -69,9 +69,15 @@ class FileMetadata(NamedTuple):
 
     def parsed(self) -> Metadata:
         """ValueError (naming the text) if a time is not an RFC 3339 time."""
-        mtime = unix_ns_of(self.mtime)
-        atime = mtime if self.atime == self.mtime else unix_ns_of(self.atime)
+        atime, mtime = parse_times(self.atime, self.mtime)
         return Metadata(self.permissions, self.uid, self.gid, atime, mtime)
+
+
+def parse_times(atime: str | None, mtime: str | None) -> tuple[int, int]:
+    """A file's (atime, mtime) in ns; ValueError (naming the text) if one is not an RFC
+    3339 time. Most files have one time for both, parsed once."""
+    mtime_ns = unix_ns_of(mtime)
+    return (mtime_ns if atime == mtime else unix_ns_of(atime)), mtime_ns
 
 
 def create_file(name: str, dir_fd: int | None = None) -> int:
@@ -94,27 +100,34 @@ def is_zero(data: bytes) -> bool:
 
 
 def pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view = view[written:]
+    written = os.pwrite(fd, data, offset)
+    if written < len(data):  # (rare: a signal, or the last bytes a full disk took)
+        view = memoryview(data)[written:]
         offset += written
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view = view[written:]
+            offset += written
 
 
-def apply_metadata(fd: int, meta: Metadata, *, owner: bool) -> None:
+def apply_metadata(
+    fd: int, permissions: int, uid: int, gid: int, times_ns: tuple[int, int], *, owner: bool
+) -> None:
+    """Mode, times and (when `owner`) ownership, through the open file."""
     if owner:
-        os.fchown(fd, meta.uid, meta.gid)
-    os.fchmod(fd, meta.permissions)
-    os.utime(fd, ns=(meta.atime_ns, meta.mtime_ns))
+        os.fchown(fd, uid, gid)
+    os.fchmod(fd, permissions)
+    os.utime(fd, ns=times_ns)
 
 
 def write_whole_file(
-    path: str, size: int, data: bytes, stored: FileMetadata, *, owner: bool
+    path: str, size: int, data: bytes, meta: PlainFileMetadata, *, owner: bool
 ) -> None:
     """Create a file whose content is `data` alone (sparse if it is all zeros), with its
     metadata. Raises OSError, UnsafeNameError, or ValueError (before creating anything) if
     a time is not one."""
-    meta = stored.parsed()
+    permissions, uid, gid, atime, mtime = meta
+    times_ns = parse_times(atime, mtime)
     fd = create_file(path)
     try:
         zero = is_zero(data)
@@ -122,7 +135,7 @@ def write_whole_file(
             os.ftruncate(fd, size)
         if not zero:
             pwrite_all(fd, data, 0)
-        apply_metadata(fd, meta, owner=owner)
+        apply_metadata(fd, permissions, uid, gid, times_ns, owner=owner)
     finally:
         os.close(fd)
 
@@ -158,16 +171,16 @@ def write_whole_files(request: WriteRequest, settings: WriterSettings) -> WriteA
     """Verify each blob of a range against its id, then write the files it fills."""
     pack_hex, data, start, blobs = request
     view = memoryview(data)
+    key, owner = settings.key, settings.owner
     answer: WriteAnswer = []
-    for plain_blob, files in blobs:
-        blob = PackedBlob(*plain_blob)
-        sealed = view[blob.offset - start : blob.offset - start + blob.length]
+    for (_, blob_id, offset, length, uncompressed_length), files in blobs:
+        sealed = view[offset - start : offset - start + length]
         try:
-            plain = decode_blob(settings.key, pack_hex, blob, sealed)
+            plain = open_blob(key, pack_hex, blob_id, uncompressed_length, sealed, length)
         except DatamoverError as exc:
             answer.append([str(exc)] * len(files))
             continue
-        answer.append([_write_or_say_why(file, plain, settings.owner) for file in files])
+        answer.append([_write_or_say_why(file, plain, owner) for file in files])
     return answer
 
 
@@ -179,7 +192,7 @@ def whole_file_writer(settings: WriterSettings) -> Callable[[WriteRequest], Writ
 def _write_or_say_why(file: WholeFile, data: bytes, owner: bool) -> str | None:
     path, size, meta = file
     try:
-        write_whole_file(path, size, data, FileMetadata(*meta), owner=owner)
+        write_whole_file(path, size, data, meta, owner=owner)
     except (UnsafeNameError, ValueError) as exc:
         return str(exc)
     except OSError as exc:

@@ -744,7 +744,8 @@ class Restorer:
             self.stats.error(f"cannot set metadata of {path}: {exc.strerror or exc}")
 
     def _apply_metadata(self, fd: int, meta: Metadata) -> None:
-        apply_metadata(fd, meta, owner=self._owner)
+        times_ns = (meta.atime_ns, meta.mtime_ns)
+        apply_metadata(fd, meta.permissions, meta.uid, meta.gid, times_ns, owner=self._owner)
 
     # -- progress ---------------------------------------------------------------------
 
