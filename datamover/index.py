@@ -140,6 +140,10 @@ class MasterIndex:
     def has_pack(self, pack_id: bytes) -> bool:
         return pack_id in self._packs
 
+    def locate(self, blob_type: BlobType, blob_id: bytes) -> BlobLocation | None:
+        """One location of the blob (the first indexed), for a reader that needs one."""
+        return self._blobs[blob_type].get(blob_id)
+
     def lookup(self, blob_type: BlobType, blob_id: bytes) -> list[BlobLocation]:
         first = self._blobs[blob_type].get(blob_id)
         if first is None:

@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 import structlog
@@ -107,14 +106,15 @@ class _FilePlan(NamedTuple):
     links: int
     inode: int
     device_id: int
-    meta: FileMetadata
+    meta: PlainFileMetadata
+    """A `FileMetadata` as a plain tuple, as it goes to the workers."""
 
     @classmethod
     def of_node(cls, node: Node) -> _FilePlan:
         content = node.content or []
         return cls(
             node.name, node.size, content, node.links, node.inode, node.device_id,
-            FileMetadata.of(node),
+            cast(PlainFileMetadata, tuple(FileMetadata.of(node))),
         )  # fmt: skip
 
     @classmethod
@@ -154,7 +154,7 @@ class _FilePlan(NamedTuple):
         for blob_id in content:
             if len(blob_id) != ID_SIZE:
                 return None
-        meta = FileMetadata(posix_permissions(mode), uid, gid, atime, mtime)
+        meta = (posix_permissions(mode), uid, gid, atime, mtime)
         return cls(name, size, content, links, inode, device_id, meta)
 
 
@@ -176,7 +176,7 @@ class _FileState:
 
     __slots__ = ("created", "failed", "lock", "meta", "path", "remaining", "single", "size")
 
-    def __init__(self, path: str, size: int, meta: FileMetadata, remaining: int) -> None:
+    def __init__(self, path: str, size: int, meta: PlainFileMetadata, remaining: int) -> None:
         self.path = path
         self.size = size
         self.meta = meta
@@ -185,11 +185,17 @@ class _FileState:
         """One blob fills it: written whole (`filewrite.write_whole_files`)."""
         self.failed = False
         self.created = False
-        self.lock = threading.Lock()
+        self.lock = _ONE_BLOB_LOCK if remaining <= 1 else threading.Lock()
+        """Held for the fields above. A file of one blob is taken by one thread at a time
+        anyway: those share one lock, not one each (most files of a large restore)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
+_ONE_BLOB_LOCK = threading.Lock()
+
+
+class _Target(NamedTuple):
+    """Where a blob goes: a tuple, made once per blob of the plan."""
+
     file: _FileState
     offset: int
 
@@ -451,18 +457,27 @@ class Restorer:
                 self._links.append((first, state))
                 return
         self.stats.bytes_total += node.size
-        placed: list[tuple[bytes, PackedBlob, _Target]] = []
-        offset = 0
-        for blob_id in content:
-            locations = self.repo.index.lookup(BlobType.DATA, blob_id)
-            if not locations:
-                self.stats.error(f"cannot restore {path}: blob {blob_id.hex()} is not indexed")
+        locate, needs = self.repo.index.locate, self._needs
+        if len(content) == 1:  # most files: no list of placements
+            location = locate(BlobType.DATA, content[0])
+            if location is None:
+                self._not_indexed(path, content[0])
                 return
-            pack_id, blob = locations[0]
-            placed.append((pack_id, blob, _Target(state, offset)))
-            offset += blob.plaintext_length
-        for pack_id, blob, target in placed:
-            self._needs.setdefault(pack_id, {}).setdefault(blob, []).append(target)
+            pack_id, blob = location
+            needs.setdefault(pack_id, {}).setdefault(blob, []).append(_Target(state, 0))
+        else:
+            placed: list[tuple[bytes, PackedBlob, _Target]] = []
+            offset = 0
+            for blob_id in content:
+                location = locate(BlobType.DATA, blob_id)
+                if location is None:
+                    self._not_indexed(path, blob_id)
+                    return
+                pack_id, blob = location
+                placed.append((pack_id, blob, _Target(state, offset)))
+                offset += blob.plaintext_length
+            for pack_id, blob, target in placed:
+                needs.setdefault(pack_id, {}).setdefault(blob, []).append(target)
         self._planned_since_flush += 1
         if self._planned_since_flush >= _FLUSH_FILES:
             self._flush()
@@ -470,6 +485,9 @@ class Restorer:
             os.close(create_file(node.name, dir_fd))
             state.created = True
             self._finish_file(state)
+
+    def _not_indexed(self, path: str, blob_id: bytes) -> None:
+        self.stats.error(f"cannot restore {path}: blob {blob_id.hex()} is not indexed")
 
     def _make_hard_links(self) -> None:
         for first, link in self._links:
@@ -618,9 +636,7 @@ class Restorer:
 
     @staticmethod
     def _whole_files(targets: list[_Target]) -> list[WholeFile]:
-        return [
-            (t.file.path, t.file.size, cast(PlainFileMetadata, tuple(t.file.meta))) for t in targets
-        ]
+        return [(t.file.path, t.file.size, t.file.meta) for t in targets]
 
     def _whole_files_written(
         self,
@@ -715,7 +731,7 @@ class Restorer:
         """Apply the file's metadata, through `fd` when the caller has it open."""
         if not state.failed:
             try:
-                meta = state.meta.parsed()
+                meta = FileMetadata(*state.meta).parsed()
                 if fd >= 0:
                     self._apply_metadata(fd, meta)
                 else:

@@ -57,3 +57,5 @@ def test_large_indexes_are_split_and_loaded_back(
     assert master.blob_count(BlobType.DATA) == 28
     [location] = master.lookup(BlobType.DATA, packs[bytes([3]) * 32][2].id)
     assert location.pack_id == bytes([3]) * 32
+    assert master.locate(BlobType.DATA, packs[bytes([3]) * 32][2].id) == location
+    assert master.locate(BlobType.DATA, b"\xff" * 32) is None
