@@ -87,13 +87,6 @@ class MasterKey:
             self._per_thread.contexts = contexts
         return contexts
 
-    def _crypt(
-        self, contexts: _CipherContexts, iv: bytes, data: bytes | bytearray | memoryview
-    ) -> bytes:
-        """AES-256-CTR, which is its own inverse; ``reset_nonce`` restarts the keystream."""
-        contexts.ctr.reset_nonce(iv)
-        return contexts.ctr.update(data)
-
     def _mac(self, contexts: _CipherContexts, iv: bytes, ciphertext: bytes | memoryview) -> bytes:
         # ECB over one whole block keeps no state between calls: no finalize needed.
         s = contexts.mac.update(iv)
@@ -103,7 +96,8 @@ class MasterKey:
         """Encrypt and authenticate with a fresh random IV."""
         contexts = self._contexts()
         iv = os.urandom(IV_SIZE)
-        ciphertext = self._crypt(contexts, iv, plaintext)
+        contexts.ctr.reset_nonce(iv)  # AES-256-CTR from this IV (its own inverse)
+        ciphertext = contexts.ctr.update(plaintext)
         return b"".join((iv, ciphertext, self._mac(contexts, iv, ciphertext)))
 
     def open(self, sealed: bytes | bytearray | memoryview) -> bytes:
@@ -116,7 +110,7 @@ class MasterKey:
         ciphertext = view[IV_SIZE:-MAC_SIZE]
         if not hmac.compare_digest(self._mac(contexts, iv, ciphertext), view[-MAC_SIZE:]):
             raise AuthenticationError("ciphertext verification failed")
-        contexts.ctr.reset_nonce(iv)  # (`_crypt`, inline: a restore opens every blob)
+        contexts.ctr.reset_nonce(iv)
         return contexts.ctr.update(ciphertext)
 
 
