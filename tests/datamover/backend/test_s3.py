@@ -238,3 +238,24 @@ def test_an_endpoint_refusing_checksum_headers_gets_signed_bodies(s3: S3Info) ->
     assert [bool(h.get("x-amz-sdk-checksum-algorithm")) for h in seen] == [True, False, False]
     assert seen[1]["x-amz-content-sha256"] == hashlib.sha256(first).hexdigest()
     assert seen[2]["x-amz-content-sha256"] == hashlib.sha256(second).hexdigest()
+
+
+def test_the_client_knows_s3_without_listing_every_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """botocore checks a service's name by listing all it ships; the backend's loader
+    answers S3 alone, and still finds S3's model, paginators and waiters."""
+    listed: list[str] = []
+    real_listdir = os.listdir
+
+    def listdir(path: Any) -> list[str]:
+        listed.append(str(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    backend = S3Backend("http://127.0.0.1:9", "bucket", "prefix", access_key="a", secret_key="b")
+    model = backend._client.meta.service_model
+    assert model.service_name == "s3" and "PutObject" in model.operation_names
+    assert backend._client.can_paginate("list_objects_v2")
+    assert "object_exists" in backend._client.waiter_names
+    assert not any(path.rstrip("/").endswith("botocore/data") for path in listed)
