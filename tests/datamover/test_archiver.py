@@ -149,6 +149,15 @@ def test_restore_of_a_sub_path(tmp_path: Path, repo: Repository) -> None:
     assert restored.ok
     assert describe(target) == describe(source / "docs")
 
+    # Patterns then match paths inside the sub-path, as restic's do after SNAPSHOT:PATH.
+    chosen = tmp_path / "chosen"
+    options = RestoreOptions(path="/docs", include=["/ünïcødé ✓/*.txt"])
+    restored = restore(repo, result.snapshot_id, str(chosen), options)
+    assert restored.ok, restored.errors
+    expected = describe(source / "docs")
+    assert set(describe(chosen)) == {"ünïcødé ✓", "ünïcødé ✓/日本語.txt"}
+    assert describe(chosen)["ünïcødé ✓/日本語.txt"] == expected["ünïcødé ✓/日本語.txt"]
+
 
 _PATTERN_OPTIONS = {
     "--include": "include",
@@ -167,6 +176,7 @@ _PATTERN_OPTIONS = {
         ["--exclude", "/docs", "--exclude", "*.img"],
         ["--iinclude", "/BIN/TOOL"],
         ["--iexclude", "LINKS"],
+        ["--include", "/links"],  # a hard link whose first name is not restored
     ],
 )
 def test_include_and_exclude_restore_what_restic_restores(
