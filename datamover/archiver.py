@@ -58,6 +58,7 @@ from datamover.jobs import (
     BackupResult,
     FinishedWork,
 )
+from datamover.modes import NodeType
 from datamover.parent import ParentTree, stored_content, unchanged_file
 from datamover.prefetch import Prefetch
 from datamover.repository import BlobType, RepoCheckpoint, Repository
@@ -80,7 +81,8 @@ from datamover.smallfiles import (
     seal_batch,
 )
 from datamover.snapshots import Snapshot
-from datamover.tree import EncodedFile, Node, NodeType, encode_tree
+from datamover.tree import Node, encode_tree
+from datamover.treejson import EncodedFile
 from datamover.workerpool import WORTH_A_POOL, WorkerPool
 
 log = structlog.get_logger(__name__)

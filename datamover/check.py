@@ -15,9 +15,10 @@ from datamover.backend.base import FileType
 from datamover.blobs import BlobType, PackedBlob, decode_blob
 from datamover.errors import BlobCorruptedError, DatamoverError, PackCorruptedError
 from datamover.ids import hash_bytes
+from datamover.modes import NodeType
 from datamover.pack import expected_pack_size, parse_pack_tail
 from datamover.repository import Repository
-from datamover.tree import NodeType, Tree
+from datamover.tree import Tree
 
 log = structlog.get_logger(__name__)
 

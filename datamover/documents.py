@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 
 from datamover.blobs import BlobType
 from datamover.gotime import GoTime
+from datamover.modes import NodeType, go_mode
 from datamover.repository import Repository
 from datamover.snapshots import Snapshot
-from datamover.tree import Node, NodeType, Tree, go_mode
+from datamover.tree import Node, Tree
 
 _PIECE = 1 << 20  # blobs of at most 1 MiB, so a large document is not one huge blob
 _FILE_MODE = go_mode(stat.S_IFREG | 0o644)

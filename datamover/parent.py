@@ -53,7 +53,7 @@ class ParentTree:
         doc = self._by_name.get(name)
         if doc is None or doc.get("type") != kind.value:
             return None
-        from datamover.tree import Node  # (not at import: see `datamover.treejson`)
+        from datamover.tree import Node  # not at import: see `datamover.treejson`
 
         try:
             return Node.from_json_dict(doc)

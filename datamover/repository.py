@@ -46,7 +46,8 @@ from datamover.keys import create_key, open_master_key
 from datamover.locks import Lock, locked
 from datamover.pack import PackBuilder, read_pack_header
 from datamover.snapshots import Snapshot
-from datamover.tree import Node, Tree, tree_documents
+from datamover.tree import Node, Tree
+from datamover.treejson import tree_documents
 from datamover.unpacked import decode_unpacked, load_unpacked, save_unpacked
 
 __all__ = ["BlobType", "RepoCheckpoint", "RepoConfig", "RepoStats", "Repository"]

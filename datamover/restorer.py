@@ -61,9 +61,11 @@ from datamover.filewrite import (
 from datamover.ids import ID_SIZE
 from datamover.jobs import RestoreOptions, RestoreProgress, RestoreProgressCallback, RestoreResult
 from datamover.jsonfmt import go_unquote
+from datamover.modes import NodeType, posix_permissions
 from datamover.prefetch import Prefetch
 from datamover.repository import Repository
-from datamover.tree import Node, NodeType, Tree, posix_permissions, subtree_id
+from datamover.tree import Node, Tree
+from datamover.treejson import subtree_id
 from datamover.workerpool import REQUESTS_PER_WORKER, WORKER_BASELINE, WORTH_A_POOL, WorkerPool
 
 log = structlog.get_logger(__name__)

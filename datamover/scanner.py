@@ -145,7 +145,7 @@ def file_node(name: str, st: os.stat_result, content: list[bytes], size: int) ->
     fields = node_fields(name, st)
     fields["size"] = size
     fields["content"] = content
-    from datamover.tree import Node  # (not at import: see `datamover.treejson`)
+    from datamover.tree import Node  # not at import: see `datamover.treejson`
 
     return Node.model_validate(fields)
 

@@ -11,8 +11,9 @@ from pydantic import BaseModel, computed_field
 
 from datamover.backend.base import FileType
 from datamover.blobs import BlobType
+from datamover.modes import NodeType
 from datamover.repository import Repository
-from datamover.tree import NodeType, Tree
+from datamover.tree import Tree
 from datamover.walker import reachable_blobs
 
 

@@ -17,69 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from datamover.gotime import ZERO_TIME, GoTime
 from datamover.hexid import HexId
 from datamover.jsonfmt import dumps, go_quote, go_unquote
-from datamover.modes import (
-    GO_MODE_APPEND as GO_MODE_APPEND,
-)
-from datamover.modes import (
-    GO_MODE_CHAR_DEVICE as GO_MODE_CHAR_DEVICE,
-)
-from datamover.modes import (
-    GO_MODE_DEVICE as GO_MODE_DEVICE,
-)
-from datamover.modes import (  # re-exported: the tree's vocabulary
-    GO_MODE_DIR as GO_MODE_DIR,
-)
-from datamover.modes import (
-    GO_MODE_EXCLUSIVE as GO_MODE_EXCLUSIVE,
-)
-from datamover.modes import (
-    GO_MODE_IRREGULAR as GO_MODE_IRREGULAR,
-)
-from datamover.modes import (
-    GO_MODE_NAMED_PIPE as GO_MODE_NAMED_PIPE,
-)
-from datamover.modes import (
-    GO_MODE_PERM as GO_MODE_PERM,
-)
-from datamover.modes import (
-    GO_MODE_SETGID as GO_MODE_SETGID,
-)
-from datamover.modes import (
-    GO_MODE_SETUID as GO_MODE_SETUID,
-)
-from datamover.modes import (
-    GO_MODE_SOCKET as GO_MODE_SOCKET,
-)
-from datamover.modes import (
-    GO_MODE_STICKY as GO_MODE_STICKY,
-)
-from datamover.modes import (
-    GO_MODE_SYMLINK as GO_MODE_SYMLINK,
-)
-from datamover.modes import (
-    GO_MODE_TEMPORARY as GO_MODE_TEMPORARY,
-)
-from datamover.modes import (
-    NodeType as NodeType,
-)
-from datamover.modes import (
-    go_mode as go_mode,
-)
-from datamover.modes import (
-    node_type_of as node_type_of,
-)
-from datamover.modes import (
-    posix_permissions as posix_permissions,
-)
-from datamover.treejson import (  # re-exported
-    EncodedFile as EncodedFile,
-)
-from datamover.treejson import (
-    subtree_id as subtree_id,
-)
-from datamover.treejson import (
-    tree_documents as tree_documents,
-)
+from datamover.modes import NodeType
+from datamover.treejson import EncodedFile, tree_documents
 
 
 class ExtendedAttribute(BaseModel):

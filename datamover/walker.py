@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from datamover.blobs import BlobType
+from datamover.modes import NodeType
 from datamover.repository import Repository
-from datamover.tree import NodeType, Tree
+from datamover.tree import Tree
 
 
 def reachable_blobs(

@@ -21,7 +21,8 @@ from datamover.backend.local import LocalBackend
 from datamover.blobs import BlobType
 from datamover.repository import Repository
 from datamover.snapshots import Snapshot
-from datamover.tree import Node, NodeType, Tree
+from datamover.modes import NodeType
+from datamover.tree import Node, Tree
 
 repo_dir, password, name, go = sys.argv[1:5]
 repo = Repository.open(LocalBackend(repo_dir), password, pack_size=128 * 1024)

@@ -9,9 +9,10 @@ import orjson
 
 from datamover.gotime import GoTime
 from datamover.jsonfmt import dumps
+from datamover.modes import NodeType
 from datamover.parent import ParentTree, unchanged_file
 from datamover.scanner import file_node
-from datamover.tree import EncodedFile, NodeType
+from datamover.treejson import EncodedFile
 
 BLOB = os.urandom(32)
 

@@ -15,10 +15,11 @@ from datamover.backend.base import FileType
 from datamover.blobs import BlobType
 from datamover.check import check
 from datamover.errors import RepositoryLockedError
+from datamover.modes import NodeType
 from datamover.prune import forget, gc
 from datamover.repository import Repository
 from datamover.snapshots import Snapshot
-from datamover.tree import Node, NodeType, Tree
+from datamover.tree import Node, Tree
 
 Restic = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -27,9 +27,10 @@ from datamover.errors import (
 from datamover.gotime import GoTime
 from datamover.ids import hash_bytes
 from datamover.kdf import ScryptParams
+from datamover.modes import NodeType, go_mode
 from datamover.repository import Repository
 from datamover.snapshots import Snapshot
-from datamover.tree import Node, NodeType, Tree, go_mode
+from datamover.tree import Node, Tree
 
 PASSWORD = "correct horse battery staple"  # the conftest's password
 FAST_KDF = ScryptParams(n=1024, r=8, p=1)

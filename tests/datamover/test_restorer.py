@@ -16,10 +16,11 @@ from datamover.check import check
 from datamover.chunker import ChunkerParams
 from datamover.gotime import GoTime
 from datamover.jobs import BackupOptions, RestoreOptions
+from datamover.modes import GO_MODE_DIR, GO_MODE_SYMLINK, NodeType
 from datamover.repository import Repository
 from datamover.restorer import UnsafeNameError, check_name
 from datamover.snapshots import Snapshot
-from datamover.tree import GO_MODE_DIR, GO_MODE_SYMLINK, Node, NodeType, Tree
+from datamover.tree import Node, Tree
 
 PASSWORD = "correct horse battery staple"  # the conftest's repository password
 SMALL_CHUNKS = ChunkerParams(min_size=16 * 1024, avg_size=64 * 1024, max_size=256 * 1024)

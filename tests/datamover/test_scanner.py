@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from datamover.scanner import file_node, file_node_document
-from datamover.tree import EncodedFile, Tree, encode_tree
+from datamover.tree import Tree, encode_tree
+from datamover.treejson import EncodedFile
 
 
 @pytest.mark.parametrize(

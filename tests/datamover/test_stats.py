@@ -6,10 +6,11 @@ import os
 
 from datamover.backend.base import FileType
 from datamover.blobs import BlobType
+from datamover.modes import NodeType
 from datamover.repository import Repository
 from datamover.snapshots import Snapshot
 from datamover.stats import repository_stats
-from datamover.tree import Node, NodeType, Tree
+from datamover.tree import Node, Tree
 
 
 def file_node(repo: Repository, name: str, data: bytes) -> Node:

@@ -10,18 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from datamover.backend.local import LocalBackend
-from datamover.repository import Repository
-from datamover.snapshots import Snapshot
-from datamover.tree import (
+from datamover.modes import (
     GO_MODE_DIR,
     GO_MODE_SYMLINK,
-    Node,
     NodeType,
-    Tree,
     go_mode,
     node_type_of,
     posix_permissions,
 )
+from datamover.repository import Repository
+from datamover.snapshots import Snapshot
+from datamover.tree import Node, Tree
 
 Restic = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -25,9 +25,10 @@ from datamover.errors import (
     RepositoryNotFoundError,
 )
 from datamover.kdf import ScryptParams
+from datamover.modes import NodeType
 from datamover.repository import Repository
 from datamover.snapshots import Snapshot
-from datamover.tree import Node, NodeType, Tree
+from datamover.tree import Node, Tree
 from devstack.info import S3Info
 
 FAST_KDF = ScryptParams(n=1024, r=8, p=1)
