@@ -75,6 +75,12 @@ def _fail_cleanly(func: Callable[P, R]) -> Callable[P, R]:
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except (DatamoverError, ValueError) as exc:
+            from pydantic import ValidationError  # (loaded by then: the options are models)
+
+            if isinstance(exc, ValidationError):  # options the data mover refused
+                from lifeboat.models.errors import format_validation_error
+
+                raise click.UsageError(format_validation_error(exc)) from None
             raise click.ClickException(str(exc)) from None
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
@@ -155,20 +161,9 @@ def backup(ctx: click.Context, /, directory: str, **options: Any) -> None:
     repo_run.backup(session, directory, **options)
 
 
-def _patterns(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
-    """Patterns checked as restic would read them (a malformed one names its option)."""
-    from datamover.pathfilter import PatternError, parse_pattern
-
-    for pattern in value:
-        try:
-            parse_pattern(pattern)
-        except PatternError as exc:
-            raise click.BadParameter(str(exc), ctx, param) from None
-    return list(value)
-
-
 def _pattern_option(*names: str, help: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    return click.option(*names, multiple=True, callback=_patterns, metavar="PATTERN", help=help)
+    """restic's include or exclude patterns (checked by `RestoreOptions`)."""
+    return click.option(*names, multiple=True, metavar="PATTERN", help=help)
 
 
 @repo.command()
@@ -191,10 +186,6 @@ def _pattern_option(*names: str, help: str) -> Callable[[Callable[P, R]], Callab
 def restore(ctx: click.Context, /, snapshot: str, **options: Any) -> None:
     """Restore SNAPSHOT (an id, a prefix or `latest`) into --target; SNAPSHOT:PATH restores
     the directory or file at PATH inside it, its content straight into --target."""
-    if (options["include"] or options["ignore_case_include"]) and (
-        options["exclude"] or options["ignore_case_exclude"]
-    ):
-        raise click.UsageError("--include and --exclude are mutually exclusive (as in restic)")
     session = _session(ctx, options)
     from lifeboat.cli import repo_run
 

@@ -128,12 +128,16 @@ def restore(
     files: int,
     processes: int | None,
     memory_limit: int,
-    **patterns: list[str],
+    **patterns: tuple[str, ...],
 ) -> int:
     """Returns the exit code: EXIT_INCOMPLETE if some files could not be restored.
     `patterns`: RestoreOptions' include, exclude and their ignore-case forms."""
     options = RestoreOptions(
-        files=files, processes=processes, memory_limit_mib=memory_limit, path=path, **patterns
+        files=files,
+        processes=processes,
+        memory_limit_mib=memory_limit,
+        path=path,
+        **{name: list(given) for name, given in patterns.items()},
     )
     display = ProgressDisplay.for_restore(enabled=not session.settings.json_output)
 
