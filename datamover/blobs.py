@@ -41,16 +41,16 @@ def decode_blob(
 ) -> bytes:
     """Decrypt, decompress and verify one stored blob; ``sealed`` may be a view into a
     loaded pack, so callers need not copy each blob out of it."""
-    return open_blob(key, pack_hex, blob.id, blob.uncompressed_length, sealed, blob.length)
+    return open_blob(key, pack_hex, blob.id, blob.length, blob.uncompressed_length, sealed)
 
 
 def open_blob(
     key: MasterKey,
     pack_hex: str,
     blob_id: bytes,
+    length: int,
     uncompressed_length: int,
     sealed: bytes | memoryview,
-    length: int,
 ) -> bytes:
     """`decode_blob` from a blob's fields, for callers holding them as a plain tuple (a
     restore's worker processes, once per small file)."""

@@ -176,7 +176,7 @@ def write_whole_files(request: WriteRequest, settings: WriterSettings) -> WriteA
     for (_, blob_id, offset, length, uncompressed_length), files in blobs:
         sealed = view[offset - start : offset - start + length]
         try:
-            plain = open_blob(key, pack_hex, blob_id, uncompressed_length, sealed, length)
+            plain = open_blob(key, pack_hex, blob_id, length, uncompressed_length, sealed)
         except DatamoverError as exc:
             answer.append([str(exc)] * len(files))
             continue
