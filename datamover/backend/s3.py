@@ -8,9 +8,9 @@ skips importing its transfer manager (s3transfer, multiprocessing: ~0.03 s).
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import botocore.loaders
@@ -52,10 +52,8 @@ class S3Backend:
         self.endpoint = endpoint
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self._make_client = functools.partial(
-            _client, endpoint, region, max_connections, access_key, secret_key
-        )
-        self._client = self._make_client(crc32=True)
+        self._connection = _Connection(endpoint, region, max_connections, access_key, secret_key)
+        self._client = self._connection.client(crc32=True)
         self._crc32 = True
         """Uploads carry a CRC32 header; False once the endpoint refused one."""
         self._switching = threading.Lock()
@@ -135,7 +133,7 @@ class S3Backend:
                 structlog.get_logger(__name__).warning(
                     "s3.checksum_headers_refused", endpoint=self.endpoint
                 )
-                self._client = self._make_client(crc32=False)
+                self._client = self._connection.client(crc32=False)
                 self._crc32 = False
 
     def load(self, file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
@@ -211,18 +209,24 @@ class S3Backend:
         self._client.close()
 
 
-def _client(
-    endpoint: str,
-    region: str,
-    max_connections: int,
-    access_key: str | None,
-    secret_key: str | None,
-    *,
-    crc32: bool,
-) -> S3Client:
+@dataclass(frozen=True)
+class _Connection:
+    """What an S3 client is made from (again, when an endpoint refuses checksum headers)."""
+
+    endpoint: str
+    region: str
+    max_connections: int
+    access_key: str | None = field(repr=False)
+    secret_key: str | None = field(repr=False)
+
+    def client(self, *, crc32: bool) -> S3Client:
+        return _client(self, crc32=crc32)
+
+
+def _client(connection: _Connection, *, crc32: bool) -> S3Client:
     config = Config(
-        region_name=region,
-        max_pool_connections=max_connections,
+        region_name=connection.region,
+        max_pool_connections=connection.max_connections,
         # A CRC32 header instead of a SHA-256 of every body in the signature: as cheap a
         # check against damage in transit, without hashing each pack twice more (here and
         # on the server). Packs carry their own SHA-256 and MACs. Without it (an endpoint
@@ -242,9 +246,9 @@ def _client(
     )
     client = session.create_client(
         "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
+        endpoint_url=connection.endpoint,
+        aws_access_key_id=connection.access_key,
+        aws_secret_access_key=connection.secret_key,
         config=config,
     )
     return cast("S3Client", client)
