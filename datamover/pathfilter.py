@@ -39,6 +39,7 @@ class _Part:
 
 
 Pattern = tuple[_Part, ...]
+_ANY_COMPONENT = _Part("*", re.compile(r"[^/]*"))
 
 
 def parse_pattern(pattern: str) -> Pattern:
@@ -80,15 +81,15 @@ class PathSelection:
     def select(self, item: str, is_dir: bool) -> tuple[bool, bool]:
         """Whether the node at `item` is restored, and whether its children may be."""
         components = item.split("/")
+        lowered = (
+            item.lower().split("/") if self.ignore_case_include or self.ignore_case_exclude else []
+        )
         if self.include or self.ignore_case_include:
-            lowered = item.lower().split("/")
-            selected, below = _matches(self.include, components, with_children=True)
-            selected_i, below_i = _matches(self.ignore_case_include, lowered, with_children=True)
+            selected, below = _matches(self.include, components)
+            selected_i, below_i = _matches(self.ignore_case_include, lowered)
             return selected or selected_i, is_dir and (below or below_i)
-        lowered = item.lower().split("/") if self.ignore_case_exclude else components
-        excluded = (
-            _matches(self.exclude, components, with_children=False)[0]
-            or _matches(self.ignore_case_exclude, lowered, with_children=False)[0]
+        excluded = any(_match(p, components) for p in self.exclude) or any(
+            _match(p, lowered) for p in self.ignore_case_exclude
         )
         return not excluded, is_dir and not excluded
 
@@ -97,16 +98,12 @@ def _parse_all(patterns: Iterable[str]) -> tuple[Pattern, ...]:
     return tuple(parse_pattern(p) for p in patterns if p)
 
 
-def _matches(
-    patterns: tuple[Pattern, ...], components: list[str], *, with_children: bool
-) -> tuple[bool, bool]:
-    """restic's `filter.list`: any pattern matches; and whether a child's path may."""
+def _matches(patterns: tuple[Pattern, ...], components: list[str]) -> tuple[bool, bool]:
+    """restic's `filter.ListWithChild`: any pattern matches; and whether a child's may."""
     matched = child_may_match = False
     for pattern in patterns:
         matched = matched or _match(pattern, components)
-        child_may_match = child_may_match or (
-            not with_children or _child_may_match(pattern, components)
-        )
+        child_may_match = child_may_match or _child_may_match(pattern, components)
         if matched and child_may_match:
             break
     return matched, child_may_match
@@ -116,9 +113,8 @@ def _match(pattern: Pattern, components: list[str]) -> bool:
     star = _double_star(pattern)
     if star is not None:
         # `**` stands for no component, then one, two, ... (each as `*`).
-        any_component = _Part("*", re.compile(r"[^/]*"))
         for extra in range(len(components) - len(pattern) + 2):
-            expanded = pattern[:star] + (any_component,) * extra + pattern[star + 1 :]
+            expanded = pattern[:star] + (_ANY_COMPONENT,) * extra + pattern[star + 1 :]
             if _match(expanded, components):
                 return True
         return False
