@@ -17,11 +17,10 @@ from contextlib import contextmanager
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from datamover.limits import MAX_LIMIT_MIB, MIN_LIMIT_MIB
+
 MiB = 1024 * 1024
 
-MIN_LIMIT_MIB = 512
-MAX_LIMIT_MIB = 8192
-DEFAULT_LIMIT_MIB = 1024
 
 # Interpreter, boto3, pydantic, cryptography, thread stacks, allocator slack (measured: an
 # idle backup process is ~90 MiB).

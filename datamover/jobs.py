@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from datamover.budget import DEFAULT_LIMIT_MIB, MAX_LIMIT_MIB, MIN_LIMIT_MIB
 from datamover.chunker import ChunkerParams
+from datamover.limits import DEFAULT_LIMIT_MIB, MAX_LIMIT_MIB, MIN_LIMIT_MIB
 from datamover.pathfilter import PathSelection, parse_pattern
 from datamover.repository import RepoCheckpoint
 

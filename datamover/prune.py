@@ -20,6 +20,7 @@ from datamover.backend.base import FileInfo, FileType
 from datamover.blobs import BlobType, PackedBlob, decode_blob
 from datamover.ids import hash_bytes
 from datamover.index import BlobLocation, MasterIndex, save_index_files
+from datamover.limits import DEFAULT_GC_SAFETY_MARGIN
 from datamover.pack import PackBuilder
 from datamover.repository import Repository
 from datamover.walker import reachable_blobs
@@ -68,7 +69,7 @@ def forget(
 def gc(
     repo: Repository,
     *,
-    safety_margin: timedelta = timedelta(hours=1),
+    safety_margin: timedelta = DEFAULT_GC_SAFETY_MARGIN,
     dry_run: bool = False,
 ) -> GcResult:
     """Delete or repack what no snapshot reaches. Takes an exclusive lock; anything this

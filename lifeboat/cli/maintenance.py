@@ -15,6 +15,7 @@ from typing import TypeVar
 import click
 from pydantic import ValidationError
 
+from datamover.limits import DEFAULT_GC_SAFETY_MARGIN
 from lifeboat.cli.options import config_option
 from lifeboat.client import LifeboatClient, failure_message
 from lifeboat.config import ConfigError, load_config
@@ -25,7 +26,7 @@ from lifeboat.contracts.maintenance import (
     describe_stats,
 )
 from lifeboat.maintenance import MaintenanceRunningError, MaintenanceService, MaintenanceStatus
-from lifeboat.models import DEFAULT_GC_SAFETY_MARGIN, format_duration, format_validation_error
+from lifeboat.models import format_duration, format_validation_error
 
 T = TypeVar("T")
 

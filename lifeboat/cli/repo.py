@@ -23,6 +23,12 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from datamover.errors import DatamoverError
+from datamover.limits import (
+    DEFAULT_GC_SAFETY_MARGIN,
+    DEFAULT_LIMIT_MIB,
+    MAX_LIMIT_MIB,
+    MIN_LIMIT_MIB,
+)
 from lifeboat.cli.repo_session import RepoContext, RepoSession
 from lifeboat.logging_setup import configure_logging
 
@@ -100,6 +106,15 @@ def repo(ctx: click.Context, /, **given: Any) -> None:
     ctx.obj = RepoContext(**given)
 
 
+_memory_limit_option = click.option(
+    "--memory-limit",
+    type=click.IntRange(MIN_LIMIT_MIB, MAX_LIMIT_MIB),
+    default=DEFAULT_LIMIT_MIB,
+    help="memory limit, MiB; the data mover stays under it",
+)
+_GC_MARGIN = f"{DEFAULT_GC_SAFETY_MARGIN / timedelta(hours=1):g}"
+"""The default gc margin in hours, for the help."""
+
 _processes_option = click.option(
     "--processes",
     type=click.IntRange(0, 64),
@@ -130,9 +145,7 @@ def init(ctx: click.Context, /, **given: Any) -> None:
 @click.option("--exclude", "excludes", multiple=True, help="glob of relative paths to skip")
 @click.option("--files", type=click.IntRange(1, 1024), default=24, help="files read at once")
 @_processes_option
-@click.option(
-    "--memory-limit", type=click.IntRange(512, 8192), default=1024, help="memory limit, MiB"
-)
+@_memory_limit_option
 @click.option("--pack-size", type=click.IntRange(1, 128), default=16, help="target pack MiB")
 @click.option(
     "--checkpoint-interval",
@@ -178,9 +191,7 @@ def _pattern_option(*names: str, help: str) -> Callable[[Callable[P, R]], Callab
 @_pattern_option("--iexclude", "ignore_case_exclude", help="--exclude, ignoring case")
 @click.option("--files", type=click.IntRange(1, 1024), default=16, help="packs read at once")
 @_processes_option
-@click.option(
-    "--memory-limit", type=click.IntRange(512, 8192), default=1024, help="memory limit, MiB"
-)
+@_memory_limit_option
 @click.pass_context
 @_fail_cleanly
 def restore(ctx: click.Context, /, snapshot: str, **options: Any) -> None:
@@ -254,20 +265,26 @@ def forget(
 @_common_options
 @click.option(
     "--safety-margin",
-    default="1h",
-    show_default=True,
-    help="never delete packs younger than this (e.g. 30m, 2h, 1d)",
+    metavar="DURATION",
+    help=f"never delete packs younger than this (30m, 2h, 1d, P1D; default: {_GC_MARGIN}h)",
 )
 @click.option("--dry-run", "-n", is_flag=True, help="only report what would be freed")
 @click.pass_context
 @_fail_cleanly
-def gc(ctx: click.Context, /, safety_margin: str, dry_run: bool, **given: Any) -> None:
+def gc(ctx: click.Context, /, safety_margin: str | None, dry_run: bool, **given: Any) -> None:
     """Delete data that no snapshot uses, under an exclusive lock."""
-    margin = _duration(safety_margin)
+    from lifeboat.models.duration import format_duration, parse_duration
+
+    margin = DEFAULT_GC_SAFETY_MARGIN
+    if safety_margin is not None:
+        try:
+            margin = parse_duration(safety_margin)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--safety-margin'") from None
     session = _session(ctx, given)
     from lifeboat.cli import repo_run
 
-    repo_run.gc(session, margin=margin, margin_text=safety_margin, dry_run=dry_run)
+    repo_run.gc(session, margin=margin, margin_text=format_duration(margin), dry_run=dry_run)
 
 
 @repo.command()
@@ -290,17 +307,6 @@ def _percent(text: str) -> float:
     if not 0 < value <= 100:
         raise click.BadParameter("the percentage must be in (0, 100]")
     return value
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _duration(text: str) -> timedelta:
-    unit = text[-1:].lower()
-    try:
-        return timedelta(seconds=float(text[:-1]) * _UNITS[unit])
-    except (KeyError, ValueError):
-        raise click.BadParameter(f"{text!r} is not a duration like 30m, 2h or 1d") from None
 
 
 if __name__ == "__main__":  # `python -m lifeboat.cli.repo`: the group alone (tests use it)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from lifeboat.models import DEFAULT_GC_SAFETY_MARGIN, DnsLabel, LifeboatModel, RepositoryMaintenance
+from datamover.limits import DEFAULT_GC_SAFETY_MARGIN
+from lifeboat.models import DnsLabel, LifeboatModel, RepositoryMaintenance
 from lifeboat.models.duration import Duration, PositiveDuration
 from lifeboat.models.storage import Percent
 

@@ -35,7 +35,6 @@ from lifeboat.models.schedule import OverlapPolicy, Schedule
 from lifeboat.models.secrets import SecretRef, SecretUnavailableError
 from lifeboat.models.selection import ClusterScoped, ResourceSelection
 from lifeboat.models.storage import (
-    DEFAULT_GC_SAFETY_MARGIN,
     RepositoryMaintenance,
     S3Credentials,
     StorageLocation,
@@ -63,7 +62,6 @@ MODELS: Mapping[str, type[LifeboatModel]] = {
 """The models a person may need to write by hand, by name (``lifeboat schema NAME``)."""
 
 __all__ = [
-    "DEFAULT_GC_SAFETY_MARGIN",
     "DEFAULT_KUBELET_PODS_DIR",
     "DEFAULT_RETENTION",
     "DEFAULT_STORAGE_LOCATION",

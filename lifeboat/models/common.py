@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from datamover.limits import MAX_LIMIT_MIB, MIN_LIMIT_MIB
 from lifeboat.models.constraints import Check, Range
 from lifeboat.models.errors import invalid, show
 
@@ -100,9 +101,7 @@ AbsolutePath = Annotated[str, Check(_absolute_path, {"pattern": "^/"})]
 DEFAULT_STORAGE_LOCATION = "default"
 """The storage location a request uses when it names none."""
 
-MEMORY_LIMIT_MIB_MIN = 512
-MEMORY_LIMIT_MIB_MAX = 8192
-MemoryLimitMiB = Annotated[int, Range(MEMORY_LIMIT_MIB_MIN, MEMORY_LIMIT_MIB_MAX, "MiB")]
+MemoryLimitMiB = Annotated[int, Range(MIN_LIMIT_MIB, MAX_LIMIT_MIB, "MiB")]
 """The data mover's memory budget; it keeps its bytes in flight, and so its RSS, within it."""
 
 BANDWIDTH_MIB_PER_SECOND_MAX = 100_000

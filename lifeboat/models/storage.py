@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import timedelta
 from typing import Annotated, Self
 
 from pydantic import AnyHttpUrl, Field, model_validator
 
+from datamover.limits import DEFAULT_GC_SAFETY_MARGIN
 from lifeboat.models.base import LifeboatModel
 from lifeboat.models.cluster import AWS_REGION_PATTERN
 from lifeboat.models.common import DnsLabel
@@ -105,10 +105,6 @@ class S3Credentials(LifeboatModel):
     secret_access_key: SecretRef
     session_token: SecretRef | None = None
 
-
-DEFAULT_GC_SAFETY_MARGIN = timedelta(hours=1)
-"""The data mover's margin: a pack younger than this may belong to a backup that is being
-resumed from its checkpoint, so garbage collection keeps it."""
 
 Percent = Annotated[float, Field(gt=0, le=100)]
 

@@ -141,6 +141,35 @@ def test_errors_are_one_clear_line_without_secrets(tmp_path: Path) -> None:
     assert "password" in _one_clean_line(no_password)
 
 
+def test_gc_keeps_young_packs_by_default_and_reads_durations_as_lifeboat_does(
+    tmp_path: Path,
+) -> None:
+    repo, source = tmp_path / "repo", tmp_path / "source"
+    source.mkdir()
+    (source / "data").write_bytes(os.urandom(500_000))
+    assert lifeboat("init", "-r", str(repo)).returncode == 0
+    backup = lifeboat("backup", "-r", str(repo), str(source), "--json")
+    assert (
+        lifeboat("forget", "-r", str(repo), json.loads(backup.stdout)["snapshot_id"]).returncode
+        == 0
+    )
+    packs = sorted((repo / "data").rglob("*"))
+
+    refused = lifeboat("gc", "-r", str(repo), "--safety-margin", "1x")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "Invalid value for '--safety-margin': '1x' is not a duration" in refused.stderr
+    assert "30d, 12h, 90m" in refused.stderr
+    assert sorted((repo / "data").rglob("*")) == packs
+
+    # The data mover's default margin (an hour) keeps the pack just written.
+    kept = json.loads(lifeboat("gc", "-r", str(repo), "--json").stdout)
+    assert kept["packs_kept_young"] >= 1 and kept["bytes_freed"] == 0
+    assert sorted((repo / "data").rglob("*")) == packs
+
+    freed = json.loads(lifeboat("gc", "-r", str(repo), "--safety-margin", "PT0S", "--json").stdout)
+    assert freed["bytes_freed"] > 500_000
+
+
 def test_a_failing_write_on_restore_names_the_file_and_restores_the_rest(
     tmp_path: Path,
 ) -> None:
