@@ -5,7 +5,11 @@
 Starts its own SeaweedFS (devstack's `weed mini` command line, on free loopback ports),
 generates the datasets, and for each dataset runs, with each tool as a subprocess through its
 CLI: a full backup, an incremental backup after `make_dataset.py --mutate 1`, and a restore.
-Peak RSS is the child's `ru_maxrss` from `wait4`, measured the same way for both tools.
+Full backups (each into a new repository) and restores (each into a new directory) run
+`--repeat` times, the tools taking turns to go first, and the median counts: a single run of
+either moves by 10% on a shared 2-vCPU VM. An incremental backup runs once (a second one
+would find nothing new). Peak RSS is the child's `ru_maxrss` from `wait4`, measured the same
+way for both tools (the largest of the runs).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import os
 import platform
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,14 +42,22 @@ PASSWORD = "bench-password"  # noqa: S105 - a throwaway repository
 MiB = 1024 * 1024
 
 
+TOOLS = ("restic", "lifeboat")
+
+
 @dataclass
 class Run:
     dataset: str
     phase: str
     tool: str
-    seconds: float
+    samples: list[float]
+    """Wall-clock seconds of each run."""
     data_bytes: int
     peak_rss: int
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(self.samples)
 
     @property
     def throughput(self) -> float:
@@ -185,16 +198,23 @@ def bench_dataset(
         "LIFEBOAT_LOG_LEVEL": "warning",
     }
     stamp = int(time.time())
-    tools = [
-        Tool(tool, s3.repo_string(f"bench-{stamp}-{name}-{tool}"), env, args)
-        for tool in ("restic", "lifeboat")
+    rounds = [
+        [
+            Tool(tool, s3.repo_string(f"bench-{stamp}-{name}-{tool}-{i}"), env, args)
+            for tool in TOOLS
+        ]
+        for i in range(args.repeat)
     ]
+    tools = rounds[0]
+    """The repositories that get the incremental backup and are restored and measured."""
     size = tree_bytes(source)
-    for tool in tools:
-        tool.init()
-        seconds, rss = tool.backup(source)
-        runs.append(Run(name, "full backup", tool.name, seconds, size, rss))
-        print(_line(runs[-1]), flush=True)
+    full: dict[str, list[tuple[float, int]]] = {tool: [] for tool in TOOLS}
+    for i, round_tools in enumerate(rounds):
+        for tool in _taking_turns(round_tools, i):
+            tool.init()
+            full[tool.name].append(tool.backup(source))
+            print(_line(name, "full backup", tool.name, *full[tool.name][-1], size), flush=True)
+    runs += [_run(name, "full backup", tool, full[tool], size) for tool in TOOLS]
     if name == "mixed":
         subprocess.run(
             [sys.executable, str(MAKE_DATASET), str(source), "--mutate", "1"], check=True
@@ -204,17 +224,20 @@ def bench_dataset(
     size = tree_bytes(source)
     for tool in tools:
         seconds, rss = tool.backup(source)
-        runs.append(Run(name, "incremental", tool.name, seconds, size, rss))
-        print(_line(runs[-1]), flush=True)
-    # Both restores before either target is removed: ext4 allocates inodes slowly right
-    # after many were freed (it skips recently deleted ones), which would tax the second
-    # tool for the first one's clean-up.
-    targets = [workdir / f"restore-{tool.name}" for tool in tools]
-    for tool, target in zip(tools, targets, strict=True):
-        shutil.rmtree(target, ignore_errors=True)
-        seconds, rss = tool.restore(target)
-        runs.append(Run(name, "restore", tool.name, seconds, size, rss))
-        print(_line(runs[-1]), flush=True)
+        runs.append(_run(name, "incremental", tool.name, [(seconds, rss)], size))
+        print(_line(name, "incremental", tool.name, seconds, rss, size), flush=True)
+    # Every restore into a new directory, all removed at the end: ext4 allocates inodes
+    # slowly right after many were freed (it skips recently deleted ones), which would tax
+    # whichever restore came after a clean-up.
+    restores: dict[str, list[tuple[float, int]]] = {tool: [] for tool in TOOLS}
+    targets = []
+    for i in range(args.repeat):
+        for tool in _taking_turns(tools, i):
+            targets.append(workdir / f"restore-{tool.name}-{i}")
+            shutil.rmtree(targets[-1], ignore_errors=True)
+            restores[tool.name].append(tool.restore(targets[-1]))
+            print(_line(name, "restore", tool.name, *restores[tool.name][-1], size), flush=True)
+    runs += [_run(name, "restore", tool, restores[tool], size) for tool in TOOLS]
     for target in targets:
         shutil.rmtree(target, ignore_errors=True)
     for tool in tools:
@@ -231,25 +254,43 @@ def mutate_small(root: Path) -> None:
         path.write_bytes(rng.randbytes(path.stat().st_size))
 
 
-def _line(run: Run) -> str:
+def _taking_turns(tools: list[Tool], turn: int) -> list[Tool]:
+    """The tools in the order of this turn: each goes first as often as the other."""
+    return tools if turn % 2 == 0 else tools[::-1]
+
+
+def _run(dataset: str, phase: str, tool: str, measured: list[tuple[float, int]], size: int) -> Run:
+    return Run(dataset, phase, tool, [s for s, _ in measured], size, max(r for _, r in measured))
+
+
+def _line(dataset: str, phase: str, tool: str, seconds: float, rss: int, size: int) -> str:
     return (
-        f"{run.dataset:6} {run.phase:11} {run.tool:8} {run.seconds:8.2f} s "
-        f"{run.throughput:8.1f} MiB/s  peak RSS {run.peak_rss / MiB:7.1f} MiB"
+        f"{dataset:6} {phase:11} {tool:8} {seconds:8.2f} s "
+        f"{size / MiB / seconds:8.1f} MiB/s  peak RSS {rss / MiB:7.1f} MiB"
     )
 
 
 def summary(runs: list[Run]) -> None:
-    print("\nratio = restic's time / Lifeboat's time (higher is better for Lifeboat)")
-    print(f"{'dataset':8}{'phase':13}{'restic s':>10}{'lifeboat s':>12}{'ratio':>8}"
+    print(
+        "\nratio = restic's time / Lifeboat's time (higher is better for Lifeboat); "
+        "medians, and in brackets the fastest and slowest run"
+    )
+    print(f"{'dataset':8}{'phase':13}{'restic s':>22}{'lifeboat s':>22}{'ratio':>8}"
           f"{'restic RSS':>12}{'lifeboat RSS':>14}")  # fmt: skip
     keyed = {(r.dataset, r.phase, r.tool): r for r in runs}
     for dataset, phase in dict.fromkeys((r.dataset, r.phase) for r in runs):
         restic, ours = keyed[(dataset, phase, "restic")], keyed[(dataset, phase, "lifeboat")]
         print(
-            f"{dataset:8}{phase:13}{restic.seconds:10.2f}{ours.seconds:12.2f}"
+            f"{dataset:8}{phase:13}{_spread(restic):>22}{_spread(ours):>22}"
             f"{restic.seconds / ours.seconds:8.2f}{restic.peak_rss / MiB:10.0f}MiB"
             f"{ours.peak_rss / MiB:12.0f}MiB"
         )
+
+
+def _spread(run: Run) -> str:
+    if len(run.samples) == 1:
+        return f"{run.seconds:.2f}"
+    return f"{run.seconds:.2f} [{min(run.samples):.2f}-{max(run.samples):.2f}]"
 
 
 def compile_lifeboat() -> None:
@@ -269,6 +310,9 @@ def main() -> int:
     parser.add_argument("--small-files", type=int, default=100_000, help="0 to skip")
     parser.add_argument("--files", type=int, default=24, help="Lifeboat --files")
     parser.add_argument("--memory-limit", type=int, default=1024, help="Lifeboat MiB")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each full backup and restore (median)"
+    )
     parser.add_argument("--workdir", type=Path, help="default: a temporary directory")
     args = parser.parse_args()
 
