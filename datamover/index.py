@@ -4,6 +4,7 @@ in-memory master index built from all of them plus this session's uploads."""
 from __future__ import annotations
 
 import threading
+from array import array
 from collections.abc import Container, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
@@ -13,13 +14,19 @@ from datamover.blobs import BlobType, PackedBlob
 from datamover.crypto import MasterKey
 from datamover.errors import InvalidRepositoryDataError
 from datamover.jsonfmt import dumps, loads
+from datamover.prefetch import Prefetch
 from datamover.unpacked import load_unpacked, save_unpacked
 
 MAX_BLOBS_PER_INDEX_FILE = 50_000
 """Keeps each index file well below restic's 8 MiB guideline."""
 
 
-_BLOB_TYPES = {blob_type.value: blob_type for blob_type in BlobType}
+_TYPES = list(BlobType)
+"""Blob types by their code in `MasterIndex`'s records."""
+_CODES = {blob_type: code for code, blob_type in enumerate(_TYPES)}
+_CODES_BY_NAME = {blob_type.value: code for code, blob_type in enumerate(_TYPES)}
+_new_tuple = tuple.__new__
+"""A named tuple from its fields' tuple, without the Python call of its ``__new__``."""
 
 
 class BlobLocation(NamedTuple):
@@ -53,28 +60,54 @@ def encode_index(packs: dict[bytes, list[PackedBlob]], supersedes: Iterable[str]
 
 def decode_index(document: bytes) -> tuple[dict[bytes, list[PackedBlob]], list[str]]:
     """Packs and superseded index ids of an index file (current or legacy array format)."""
-    doc = loads(document)
-    if isinstance(doc, list):  # restic's legacy format: an array of packs
-        doc = {"packs": doc}
+    entries, superseded = _index_entries(loads(document))
     packs: dict[bytes, list[PackedBlob]] = {}
-    # Every command reads the whole index (a repository of 100,000 files names as many
-    # blobs): a list comprehension with local names, and a dict for the type (which
-    # raises KeyError on an unknown type, as BlobType() raises ValueError).
-    fromhex, blob_types, packed_blob = bytes.fromhex, _BLOB_TYPES, PackedBlob
-    for pack in doc.get("packs") or []:
-        packs.setdefault(fromhex(pack["id"]), []).extend(
-            [
-                packed_blob(
-                    blob_types[b["type"]],
-                    fromhex(b["id"]),
-                    int(b["offset"]),
-                    int(b["length"]),
-                    int(b.get("uncompressed_length") or 0),
-                )
-                for b in pack.get("blobs") or []
-            ]
+    for pack in entries:
+        packs.setdefault(pack.pack_id, []).extend(pack.blobs())
+    return packs, superseded
+
+
+class _PackEntries(NamedTuple):
+    """One pack of an index file, checked, as columns (a tuple per blob would cost more
+    than the rest of loading it)."""
+
+    pack_id: bytes
+    ids: list[bytes]
+    types: bytes
+    """Each blob's type, by its code (see `_TYPES`)."""
+    offsets: array[int]
+    lengths: array[int]
+    uncompressed: array[int]
+
+    def blobs(self) -> list[PackedBlob]:
+        return [
+            PackedBlob(_TYPES[code], blob_id, offset, length, uncompressed)
+            for code, blob_id, offset, length, uncompressed in zip(
+                self.types, self.ids, self.offsets, self.lengths, self.uncompressed, strict=True
+            )
+        ]
+
+
+def _index_entries(document: Any) -> tuple[list[_PackEntries], list[str]]:
+    """The packs of a parsed index file, and the index files it supersedes; ValueError,
+    KeyError, TypeError, AttributeError or OverflowError if it is not one."""
+    if isinstance(document, list):  # restic's legacy format: an array of packs
+        document = {"packs": document}
+    fromhex, codes = bytes.fromhex, _CODES_BY_NAME
+    entries = []
+    for pack in document.get("packs") or []:
+        blobs = pack.get("blobs") or []
+        entries.append(
+            _PackEntries(
+                fromhex(pack["id"]),
+                [fromhex(blob["id"]) for blob in blobs],
+                bytes([codes[blob["type"]] for blob in blobs]),
+                array("Q", [blob["offset"] for blob in blobs]),
+                array("Q", [blob["length"] for blob in blobs]),
+                array("Q", [blob.get("uncompressed_length") or 0 for blob in blobs]),
+            )
         )
-    return packs, list(doc.get("supersedes") or [])
+    return entries, list(document.get("supersedes") or [])
 
 
 def save_index_files(
@@ -103,85 +136,191 @@ def save_index_files(
 
 class MasterIndex:
     """All known blob locations. Thread-safe; a blob stored in several packs keeps every
-    location so a reader can fall back when one copy is damaged."""
+    location so a reader can fall back when one copy is damaged.
+
+    Every command loads the whole index, so it is kept compact: one record per blob and
+    pack in parallel arrays, and per blob type a dict from blob id to its first record.
+    The tuples callers get (`BlobLocation`, `PackedBlob`) are made when asked for. Two
+    named tuples per blob took ~350 bytes a blob (3.5 GB for a repository of ten million
+    blobs) and ~6 us a blob to load; records take ~190 bytes and ~2.6 us (measured on an
+    index of 100,000 blobs, download and decryption included).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._blobs: dict[BlobType, dict[bytes, BlobLocation]] = {t: {} for t in BlobType}
-        self._extra: dict[tuple[BlobType, bytes], list[BlobLocation]] = {}
-        self._packs: dict[bytes, list[PackedBlob]] = {}
+        self._tables: list[dict[bytes, int]] = [{} for _ in _TYPES]
+        """Per blob type (by its code), each blob id's first record."""
+        self._extra: dict[tuple[int, bytes], list[int]] = {}
+        """Further records of a blob stored in more than one pack."""
+        # The records, by number: written before a table names them, so a reader that
+        # finds a record in a table (without the lock) finds it complete.
+        self._ids: list[bytes] = []
+        self._types = bytearray()
+        self._pack_of = array("Q")
+        self._offsets = array("Q")
+        self._lengths = array("Q")
+        self._uncompressed = array("Q")
+        self._pack_ids: list[bytes] = []
+        self._pack_numbers: dict[bytes, int] = {}
+        self._pack_records: list[list[range]] = []
+        """Per pack (by number), the ranges of its records."""
         self.index_files: set[str] = set()
         self.superseded: set[str] = set()
 
     def add_pack(self, pack_id: bytes, blobs: list[PackedBlob]) -> None:
         with self._lock:
-            if pack_id in self._packs:
-                known = set(self._packs[pack_id])
-                blobs = [b for b in blobs if b not in known]
-                self._packs[pack_id].extend(blobs)
+            number = self._pack_numbers.get(pack_id)
+            if number is None:
+                number = self._new_pack(pack_id)
             else:
-                self._packs[pack_id] = list(blobs)
+                known = {self._blob(record) for record in self._records_of(number)}
+                blobs = [b for b in blobs if b not in known]
+            start = len(self._ids)
             for blob in blobs:
-                location = BlobLocation(pack_id, blob)
-                table = self._blobs[blob.type]
-                if blob.id in table:
-                    self._extra.setdefault((blob.type, blob.id), []).append(location)
-                else:
-                    table[blob.id] = location
+                self._append(
+                    number,
+                    _CODES[blob.type],
+                    blob.id,
+                    blob.offset,
+                    blob.length,
+                    blob.uncompressed_length,
+                )
+            self._pack_records[number].append(range(start, len(self._ids)))
+
+    def _new_pack(self, pack_id: bytes) -> int:
+        number = len(self._pack_ids)
+        self._pack_ids.append(pack_id)
+        self._pack_records.append([])
+        self._pack_numbers[pack_id] = number
+        return number
+
+    def _append(
+        self, pack: int, code: int, blob_id: bytes, offset: int, length: int, uncompressed: int
+    ) -> None:
+        record = len(self._ids)
+        self._pack_of.append(pack)
+        self._offsets.append(offset)
+        self._lengths.append(length)
+        self._uncompressed.append(uncompressed)
+        self._types.append(code)
+        self._ids.append(blob_id)
+        table = self._tables[code]
+        if blob_id in table:
+            self._extra.setdefault((code, blob_id), []).append(record)
+        else:
+            table[blob_id] = record
+
+    def _records_of(self, pack: int) -> Iterator[int]:
+        for records in self._pack_records[pack]:
+            yield from records
+
+    def _blob(self, record: int) -> PackedBlob:
+        return PackedBlob(
+            _TYPES[self._types[record]],
+            self._ids[record],
+            self._offsets[record],
+            self._lengths[record],
+            self._uncompressed[record],
+        )
+
+    def _location(self, record: int) -> BlobLocation:
+        return BlobLocation(self._pack_ids[self._pack_of[record]], self._blob(record))
 
     def has(self, blob_type: BlobType, blob_id: bytes) -> bool:
-        return blob_id in self._blobs[blob_type]
+        return blob_id in self._tables[_CODES[blob_type]]
 
     def ids(self, blob_type: BlobType) -> Container[bytes]:
         """The ids of this type, live (it grows as packs are added): ``blob_id in ...`` is
         `has` without two calls, for a caller asking once per file."""
-        return self._blobs[blob_type].keys()
+        return self._tables[_CODES[blob_type]].keys()
 
     def has_pack(self, pack_id: bytes) -> bool:
-        return pack_id in self._packs
+        return pack_id in self._pack_numbers
 
     def locate(self, blob_type: BlobType, blob_id: bytes) -> BlobLocation | None:
-        """One location of the blob (the first indexed), for a reader that needs one."""
-        return self._blobs[blob_type].get(blob_id)
+        """One location of the blob (the first indexed), for a reader that needs one.
+        (A restore asks once per file: the tuples are made without `_location`'s calls.)"""
+        record = self._tables[_CODES[blob_type]].get(blob_id)
+        if record is None:
+            return None
+        fields = (self._offsets[record], self._lengths[record], self._uncompressed[record])
+        blob = _new_tuple(PackedBlob, (blob_type, blob_id, *fields))
+        return _new_tuple(BlobLocation, (self._pack_ids[self._pack_of[record]], blob))
 
     def lookup(self, blob_type: BlobType, blob_id: bytes) -> list[BlobLocation]:
-        first = self._blobs[blob_type].get(blob_id)
+        code = _CODES[blob_type]
+        first = self._tables[code].get(blob_id)
         if first is None:
             return []
-        return [first, *self._extra.get((blob_type, blob_id), [])]
+        return [self._location(r) for r in (first, *self._extra.get((code, blob_id), ()))]
 
     def packs(self) -> dict[bytes, list[PackedBlob]]:
         with self._lock:
-            return {pack_id: list(blobs) for pack_id, blobs in self._packs.items()}
+            return {
+                pack_id: [self._blob(record) for record in self._records_of(number)]
+                for number, pack_id in enumerate(self._pack_ids)
+            }
 
     def pack_ids(self) -> set[bytes]:
         with self._lock:
-            return set(self._packs)
+            return set(self._pack_numbers)
 
     def blob_count(self, blob_type: BlobType) -> int:
-        return len(self._blobs[blob_type])
+        return len(self._tables[_CODES[blob_type]])
 
     def __iter__(self) -> Iterator[BlobLocation]:
         with self._lock:
-            tables = [list(table.values()) for table in self._blobs.values()]
-        for table in tables:
-            yield from table
+            firsts = [list(table.values()) for table in self._tables]
+        for records in firsts:
+            for record in records:
+                yield self._location(record)
 
     def load(self, backend: Backend, key: MasterKey, workers: int = 8) -> None:
-        """Read every index file not loaded yet (in parallel: each is one request)."""
+        """Read every index file not loaded yet: downloaded a few at once (each is one
+        request) and a few ahead, parsed one at a time (a parsed file of 50,000 blobs is
+        ~40 MB of objects until its entries are added)."""
         names = [info.name for info in backend.list(FileType.INDEX)]
         names = [name for name in names if name not in self.index_files]
 
-        def read(name: str) -> tuple[str, dict[bytes, list[PackedBlob]], list[str]]:
-            try:
-                packs, superseded = decode_index(load_unpacked(backend, key, FileType.INDEX, name))
-            except (ValueError, KeyError) as exc:
-                raise InvalidRepositoryDataError(f"index {name} is invalid: {exc}") from exc
-            return name, packs, superseded
+        def read(name: str) -> bytes:
+            return load_unpacked(backend, key, FileType.INDEX, name)
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for name, packs, superseded in pool.map(read, names):
-                for pack_id, blobs in packs.items():
-                    self.add_pack(pack_id, blobs)
+            documents = Prefetch(pool, read, names, window=workers)
+            for name in names:
+                try:
+                    entries, superseded = _index_entries(loads(documents.get(name)))
+                except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+                    raise InvalidRepositoryDataError(f"index {name} is invalid: {exc!r}") from exc
+                for pack in entries:
+                    self._add_entries(pack)
                 self.index_files.add(name)
                 self.superseded.update(superseded)
+
+    def _add_entries(self, pack: _PackEntries) -> None:
+        with self._lock:
+            if pack.pack_id not in self._pack_numbers:
+                self._add_new_pack(pack)
+                return
+        # Listed again (by a repack, or a flush retried): only what is new is added.
+        self.add_pack(pack.pack_id, pack.blobs())
+
+    def _add_new_pack(self, pack: _PackEntries) -> None:
+        """(Under the lock.) All the records first, then the tables that name them."""
+        number = self._new_pack(pack.pack_id)
+        start = len(self._ids)
+        end = start + len(pack.ids)
+        self._pack_of.extend(array("Q", [number]) * len(pack.ids))
+        self._offsets.extend(pack.offsets)
+        self._lengths.extend(pack.lengths)
+        self._uncompressed.extend(pack.uncompressed)
+        self._types.extend(pack.types)
+        self._ids.extend(pack.ids)
+        tables, extra = self._tables, self._extra
+        for record, blob_id, code in zip(range(start, end), pack.ids, pack.types, strict=True):
+            table = tables[code]
+            if blob_id in table:
+                extra.setdefault((code, blob_id), []).append(record)
+            else:
+                table[blob_id] = record
+        self._pack_records[number].append(range(start, end))

@@ -12,7 +12,9 @@ from datamover.backend.base import FileType
 from datamover.backend.local import LocalBackend
 from datamover.blobs import BlobType, PackedBlob
 from datamover.crypto import MasterKey
+from datamover.errors import InvalidRepositoryDataError
 from datamover.index import MasterIndex, decode_index, encode_index, save_index_files
+from datamover.unpacked import save_unpacked
 
 
 def pack(n: int, blobs: int) -> tuple[bytes, list[PackedBlob]]:
@@ -59,3 +61,42 @@ def test_large_indexes_are_split_and_loaded_back(
     assert location.pack_id == bytes([3]) * 32
     assert master.locate(BlobType.DATA, packs[bytes([3]) * 32][2].id) == location
     assert master.locate(BlobType.DATA, b"\xff" * 32) is None
+
+
+def test_a_pack_listed_again_adds_only_what_is_new_and_copies_keep_every_location(
+    tmp_path: Path,
+) -> None:
+    backend = LocalBackend(tmp_path)
+    key = MasterKey.random()
+    pack_id, blobs = pack(1, 3)
+    other_id, others = pack(2, 1)
+    copy = others[0]._replace(id=blobs[0].id)  # the same blob, stored in a second pack
+    save_index_files(backend, key, {pack_id: blobs[:2]})
+    save_index_files(backend, key, {pack_id: blobs, other_id: [copy]})
+
+    master = MasterIndex()
+    master.load(backend, key)
+    assert master.packs() == {pack_id: blobs, other_id: [copy]}
+    assert master.blob_count(BlobType.DATA) == 3 and master.has_pack(other_id)
+    assert [loc.pack_id for loc in master.lookup(BlobType.DATA, blobs[0].id)] == [pack_id, other_id]
+    assert master.locate(BlobType.DATA, blobs[0].id) == (pack_id, blobs[0])
+    assert sorted(location.blob for location in master) == sorted(blobs)
+    assert not master.has(BlobType.TREE, blobs[0].id)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("offset", -1), ("length", "100"), ("type", "neither"), ("id", "not hex")],
+)
+def test_an_invalid_index_file_is_named(tmp_path: Path, field: str, value: object) -> None:
+    backend = LocalBackend(tmp_path)
+    key = MasterKey.random()
+    pack_id, blobs = pack(1, 2)
+    doc = json.loads(encode_index({pack_id: blobs}))
+    doc["packs"][0]["blobs"][1][field] = value
+    name = save_unpacked(backend, key, FileType.INDEX, json.dumps(doc).encode())
+
+    master = MasterIndex()
+    with pytest.raises(InvalidRepositoryDataError, match=f"index {name} is invalid"):
+        master.load(backend, key)
+    assert master.packs() == {}  # nothing of that file was added
