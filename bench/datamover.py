@@ -5,10 +5,10 @@
 Starts its own SeaweedFS (devstack's `weed mini` command line, on free loopback ports),
 generates the datasets, and for each dataset runs, with each tool as a subprocess through its
 CLI: a full backup, an incremental backup after `make_dataset.py --mutate 1`, and a restore.
-Full backups (each into a new repository) and restores (each into a new directory) run
-`--repeat` times, the tools taking turns to go first, and the median counts: a single run of
-either moves by 10% on a shared 2-vCPU VM. An incremental backup runs once (a second one
-would find nothing new). Peak RSS is the child's `ru_maxrss` from `wait4`, measured the same
+Each phase runs `--repeat` times, the tools taking turns to go first, and the median counts:
+a single run moves by 10% on a shared 2-vCPU VM. Full backups go into new repositories each
+time, incremental backups each follow a mutation of their own (a different seed), restores
+go into new directories. Peak RSS is the child's `ru_maxrss` from `wait4`, measured the same
 way for both tools (the largest of the runs).
 """
 
@@ -215,17 +215,16 @@ def bench_dataset(
             full[tool.name].append(tool.backup(source))
             print(_line(name, "full backup", tool.name, *full[tool.name][-1], size), flush=True)
     runs += [_run(name, "full backup", tool, full[tool], size) for tool in TOOLS]
-    if name == "mixed":
-        subprocess.run(
-            [sys.executable, str(MAKE_DATASET), str(source), "--mutate", "1"], check=True
-        )
-    else:
-        mutate_small(source)
-    size = tree_bytes(source)
-    for tool in tools:
-        seconds, rss = tool.backup(source)
-        runs.append(_run(name, "incremental", tool.name, [(seconds, rss)], size))
-        print(_line(name, "incremental", tool.name, seconds, rss, size), flush=True)
+    incremental: dict[str, list[tuple[float, int]]] = {tool: [] for tool in TOOLS}
+    for i in range(args.repeat):
+        mutate(name, source, seed=1 + i)
+        size = tree_bytes(source)
+        for tool in _taking_turns(tools, i):
+            incremental[tool.name].append(tool.backup(source))
+            print(
+                _line(name, "incremental", tool.name, *incremental[tool.name][-1], size), flush=True
+            )
+    runs += [_run(name, "incremental", tool, incremental[tool], size) for tool in TOOLS]
     # Every restore into a new directory, all removed at the end: ext4 allocates inodes
     # slowly right after many were freed (it skips recently deleted ones), which would tax
     # whichever restore came after a clean-up.
@@ -246,9 +245,15 @@ def bench_dataset(
     return runs
 
 
-def mutate_small(root: Path) -> None:
-    """1% of the small files rewritten, as `make_dataset.py --mutate 1` does."""
-    rng = random.Random(9)
+def mutate(dataset: str, root: Path, seed: int) -> None:
+    """`make_dataset.py --mutate 1`; for the small files, 1% of them rewritten."""
+    if dataset == "mixed":
+        subprocess.run(
+            [sys.executable, str(MAKE_DATASET), str(root), "--mutate", "1", "--seed", str(seed)],
+            check=True,
+        )
+        return
+    rng = random.Random(8 + seed)
     files = sorted(p for p in root.rglob("*.txt"))
     for path in rng.sample(files, max(1, len(files) // 100)):
         path.write_bytes(rng.randbytes(path.stat().st_size))
