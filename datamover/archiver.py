@@ -305,6 +305,7 @@ class Archiver:
                 pack_buffers=2 + 2 * repo.max_pending_packs,
                 max_chunk=options.chunker.max_size,
                 workers=self._workers,
+                index=repo.index.memory(),
                 # Hard-linked small files, read whole by the file threads.
                 unbudgeted=options.files * options.chunker.min_size + workers_memory,
             ),

@@ -89,25 +89,28 @@ def plan_memory(
     pack_buffers: int,
     max_chunk: int,
     workers: int,
+    index: int = 0,
     unbudgeted: int = 0,
 ) -> MemoryPlan:
     """Split `limit_mib` between fixed costs and the two budgets.
 
     `pack_buffers` is how many packs the repository may hold in memory at once (open plus
-    pending uploads); `unbudgeted` is memory the caller holds outside both budgets (small
-    files read whole, at most one per file thread). The rest is shared: the in-flight
-    budget first gets room for every worker to hold a maximal chunk in all its copies, then
-    both budgets split what is left.
+    pending uploads); `index` is the repository's loaded index (it grows with the
+    repository, ~200 bytes a blob); `unbudgeted` is other memory the caller holds outside
+    both budgets (small files read whole, at most one per file thread). The rest is
+    shared: the in-flight budget first gets room for every worker to hold a maximal chunk
+    in all its copies, then both budgets split what is left.
     """
     if not MIN_LIMIT_MIB <= limit_mib <= MAX_LIMIT_MIB:
         raise ValueError(f"memory limit must be {MIN_LIMIT_MIB}..{MAX_LIMIT_MIB} MiB")
     limit = limit_mib * MiB
-    fixed = _BASELINE + pack_size * pack_buffers + unbudgeted
+    fixed = _BASELINE + pack_size * pack_buffers + index + unbudgeted
     rest = limit - fixed - workers * _COPIES_PER_CHUNK * max_chunk
     if rest < 4 * max_chunk:
         raise ValueError(
             f"a memory limit of {limit_mib} MiB is too small for {pack_buffers} pack buffers "
-            f"of {pack_size // MiB} MiB and {workers} workers"
+            f"of {pack_size // MiB} MiB, {workers} workers and the repository's index of "
+            f"{index / MiB:.0f} MiB"
         )
     # Chunks in flight are counted once (their plaintext); the extra copies are held by the
     # workers only, which the reservation above covers.

@@ -273,6 +273,7 @@ class Restorer:
                 pack_buffers=0,
                 max_chunk=_MAX_RANGE,
                 workers=1,
+                index=self.repo.index.memory(),
                 unbudgeted=workers_memory,
             ),
         )

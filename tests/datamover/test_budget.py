@@ -48,6 +48,18 @@ def test_plan_stays_inside_the_limit_and_refuses_impossible_ones() -> None:
         plan_memory(256, pack_size=MiB, pack_buffers=1, max_chunk=MiB, workers=1)
 
 
+def test_the_repositorys_index_is_planned_for() -> None:
+    sizes = {"pack_size": 16 * MiB, "pack_buffers": 4, "max_chunk": 8 * MiB, "workers": 2}
+    without = plan_memory(1024, **sizes)
+    with_index = plan_memory(1024, index=200 * MiB, **sizes)
+    assert with_index.fixed == without.fixed + 200 * MiB
+    assert with_index.in_flight + with_index.read_buffers == (
+        without.in_flight + without.read_buffers - 200 * MiB
+    )
+    with pytest.raises(ValueError, match="the repository's index of 800 MiB"):
+        plan_memory(1024, index=800 * MiB, **sizes)
+
+
 def test_worker_processes_fit_the_limit_or_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """By default one worker per CPU, fewer when the limit is tight, none at worst; a number
     asked for that does not fit is refused, naming the limit."""

@@ -61,6 +61,7 @@ def test_large_indexes_are_split_and_loaded_back(
     assert location.pack_id == bytes([3]) * 32
     assert master.locate(BlobType.DATA, packs[bytes([3]) * 32][2].id) == location
     assert master.locate(BlobType.DATA, b"\xff" * 32) is None
+    assert master.memory() == 28 * index_module._BYTES_PER_RECORD
 
 
 def test_a_pack_listed_again_adds_only_what_is_new_and_copies_keep_every_location(
