@@ -7,7 +7,7 @@ import threading
 from array import array
 from collections.abc import Container, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from datamover.backend.base import Backend, FileType
 from datamover.blobs import BlobType, PackedBlob
@@ -16,6 +16,9 @@ from datamover.errors import InvalidRepositoryDataError
 from datamover.jsonfmt import dumps, loads
 from datamover.prefetch import Prefetch
 from datamover.unpacked import load_unpacked, save_unpacked
+
+if TYPE_CHECKING:
+    from datamover.cache import RepositoryCache
 
 MAX_BLOBS_PER_INDEX_FILE = 50_000
 """Keeps each index file well below restic's 8 MiB guideline."""
@@ -282,15 +285,24 @@ class MasterIndex:
             for record in records:
                 yield self._location(record)
 
-    def load(self, backend: Backend, key: MasterKey, workers: int = 8) -> None:
-        """Read every index file not loaded yet: downloaded a few at once (each is one
-        request) and a few ahead, parsed one at a time (a parsed file of 50,000 blobs is
-        ~40 MB of objects until its entries are added)."""
-        names = [info.name for info in backend.list(FileType.INDEX)]
-        names = [name for name in names if name not in self.index_files]
+    def load(
+        self,
+        backend: Backend,
+        key: MasterKey,
+        workers: int = 8,
+        cache: RepositoryCache | None = None,
+    ) -> None:
+        """Read every index file not loaded yet (from the local `cache` when it has them):
+        downloaded a few at once (each is one request) and a few ahead, parsed one at a
+        time (a parsed file of 50,000 blobs is ~40 MB of objects until its entries are
+        added)."""
+        listed = [info.name for info in backend.list(FileType.INDEX)]
+        names = [name for name in listed if name not in self.index_files]
+        if cache is not None:
+            cache.keep_only_files(FileType.INDEX.value, set(listed))
 
         def read(name: str) -> bytes:
-            return load_unpacked(backend, key, FileType.INDEX, name)
+            return load_unpacked(backend, key, FileType.INDEX, name, cache)
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             documents = Prefetch(pool, read, names, window=workers)

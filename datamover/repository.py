@@ -213,7 +213,7 @@ class Repository:
             compression_level=compression_level,
             cache=cache,
         )
-        repo.index.load(backend, key)
+        repo.index.load(backend, key, cache=cache)
         if cache is not None:
             cache.keep_only_packs(repo.index.has_pack)
         return repo
@@ -441,7 +441,7 @@ class Repository:
     def _reload_index(self) -> None:
         """Pick up index files written since open (another writer's snapshot may need them)."""
         with self._reload_lock:
-            self.index.load(self.backend, self.key)
+            self.index.load(self.backend, self.key, cache=self.cache)
 
     # -- checkpoints ---------------------------------------------------------------------
 
@@ -537,13 +537,15 @@ class Repository:
         it never changes (a backup looks its parent up by id right after listing them)."""
         snapshot = self._snapshots_read.get(name)
         if snapshot is None:
-            document = load_unpacked(self.backend, self.key, FileType.SNAPSHOTS, name)
+            document = load_unpacked(self.backend, self.key, FileType.SNAPSHOTS, name, self.cache)
             snapshot = self._snapshots_read[name] = Snapshot.from_json(document)
         return snapshot
 
     def list_snapshots(self) -> list[tuple[str, Snapshot]]:
         """All snapshots, oldest first."""
         names = [info.name for info in self.backend.list(FileType.SNAPSHOTS)]
+        if self.cache is not None:
+            self.cache.keep_only_files(FileType.SNAPSHOTS.value, set(names))
         with ThreadPoolExecutor(max_workers=8) as pool:
             snapshots = list(zip(names, pool.map(self._read_snapshot, names), strict=True))
         return sorted(snapshots, key=lambda item: item[1].time.unix_ns)

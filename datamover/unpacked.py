@@ -7,11 +7,16 @@ named by the SHA-256 of their stored bytes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from datamover import compression
 from datamover.backend.base import Backend, FileType
 from datamover.crypto import AuthenticationError, MasterKey
 from datamover.errors import InvalidRepositoryDataError
 from datamover.ids import hash_bytes
+
+if TYPE_CHECKING:
+    from datamover.cache import RepositoryCache
 
 
 def save_unpacked(backend: Backend, key: MasterKey, file_type: FileType, document: bytes) -> str:
@@ -23,9 +28,19 @@ def save_unpacked(backend: Backend, key: MasterKey, file_type: FileType, documen
     return name
 
 
-def load_unpacked(backend: Backend, key: MasterKey, file_type: FileType, name: str) -> bytes:
-    """The JSON document of a stored file, after checking its name, MAC and encoding."""
-    sealed = backend.load(file_type, name)
+def load_unpacked(
+    backend: Backend,
+    key: MasterKey,
+    file_type: FileType,
+    name: str,
+    cache: RepositoryCache | None = None,
+) -> bytes:
+    """The JSON document of a stored file, after checking its name, MAC and encoding;
+    through the local `cache` if given (index and snapshot files: they never change)."""
+    if cache is None:
+        sealed = backend.load(file_type, name)
+    else:
+        sealed = cache.read_file(file_type.value, name, lambda: backend.load(file_type, name))
     return decode_unpacked(key, file_type, name, sealed)
 
 

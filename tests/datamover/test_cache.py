@@ -1,4 +1,5 @@
-"""The local cache: remembered key files (key derivation started early) and tree packs."""
+"""The local cache: remembered key files (key derivation started early), tree packs, and
+index and snapshot files."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class CountingBackend(LocalBackend):
         self.key_listings = 0
         self.pack_loads: list[str] = []
         self.whole_pack_loads = 0
+        self.file_loads: list[tuple[FileType, str]] = []
 
     def list(self, file_type: FileType) -> Iterator[FileInfo]:
         if file_type is FileType.KEYS:
@@ -42,6 +44,8 @@ class CountingBackend(LocalBackend):
         if file_type is FileType.DATA:
             self.pack_loads.append(name)
             self.whole_pack_loads += offset == 0 and length == -1
+        if file_type in (FileType.INDEX, FileType.SNAPSHOTS):
+            self.file_loads.append((file_type, name))
         return super().load(file_type, name, offset, length)
 
 
@@ -175,6 +179,43 @@ def test_packs_the_index_no_longer_names_leave_the_cache(
 
     assert not (cache.root / repo.config.id / "data" / "ab" / gone).exists()
     assert being_written.exists()
+
+
+def test_index_and_snapshot_files_come_from_the_cache_until_they_are_gone(
+    tmp_path: Path, cache: RepositoryCache
+) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "file").write_text("content")
+    repo = _init(tmp_path / "repo", cache)
+    first = backup(repo, str(source), BackupOptions())
+    second = backup(repo, str(source), BackupOptions(tags=("second",)))
+    repo.close()
+    backend = CountingBackend(tmp_path / "repo")
+    index_names = sorted(info.name for info in backend.list(FileType.INDEX))
+    cached_dir = cache.root / repo.config.id
+
+    # The first open downloads what the writing session did not keep; the next reads none.
+    Repository.open(backend, PASSWORD, cache=cache).list_snapshots()
+    assert sorted(name for kind, name in backend.file_loads if kind is FileType.INDEX) == (
+        index_names
+    )
+    backend.file_loads.clear()
+    reopened = Repository.open(backend, PASSWORD, cache=cache)
+    assert [sid for sid, _ in reopened.list_snapshots()] == [first.snapshot_id, second.snapshot_id]
+    assert backend.file_loads == []
+
+    # A damaged copy is fetched again; a forgotten snapshot leaves the cache.
+    damaged = cached_dir / "snapshots" / second.snapshot_id
+    damaged.write_bytes(b"not the snapshot")
+    reopened.remove_snapshot(first.snapshot_id)
+    again = Repository.open(backend, PASSWORD, cache=cache)
+    assert [sid for sid, _ in again.list_snapshots()] == [second.snapshot_id]
+    assert backend.file_loads == [(FileType.SNAPSHOTS, second.snapshot_id)]
+    assert sorted(p.name for p in (cached_dir / "snapshots").iterdir()) == [second.snapshot_id]
+    assert sorted(p.name for p in (cached_dir / "index").iterdir()) == index_names
+    again.close()
+    reopened.close()
 
 
 def test_an_unwritable_cache_only_costs_speed(tmp_path: Path) -> None:
