@@ -32,7 +32,8 @@ _BYTES_PER_RECORD = 200
 """Memory of one `MasterIndex` record: ~193 bytes measured (tracemalloc) on 100,000 blobs
 (the dict entry, the id, the record number, the arrays' fields)."""
 _new_tuple = tuple.__new__
-"""A named tuple from its fields' tuple, without the Python call of its ``__new__``."""
+"""A named tuple from its fields' tuple, without the Python call of its ``__new__`` (the
+index makes one or two per blob a restore plans)."""
 
 
 class BlobLocation(NamedTuple):
@@ -84,6 +85,18 @@ class _PackEntries(NamedTuple):
     offsets: array[int]
     lengths: array[int]
     uncompressed: array[int]
+
+    @classmethod
+    def of(cls, pack_id: bytes, blobs: Iterable[PackedBlob]) -> _PackEntries:
+        blobs = list(blobs)
+        return cls(
+            pack_id,
+            [blob.id for blob in blobs],
+            bytes([_CODES[blob.type] for blob in blobs]),
+            array("Q", [blob.offset for blob in blobs]),
+            array("Q", [blob.length for blob in blobs]),
+            array("Q", [blob.uncompressed_length for blob in blobs]),
+        )
 
     def blobs(self) -> list[PackedBlob]:
         return [
@@ -174,24 +187,37 @@ class MasterIndex:
         self.superseded: set[str] = set()
 
     def add_pack(self, pack_id: bytes, blobs: list[PackedBlob]) -> None:
+        self._add_entries(_PackEntries.of(pack_id, blobs))
+
+    def _add_entries(self, pack: _PackEntries) -> None:
         with self._lock:
-            number = self._pack_numbers.get(pack_id)
+            number = self._pack_numbers.get(pack.pack_id)
             if number is None:
-                number = self._new_pack(pack_id)
+                self._append_records(self._new_pack(pack.pack_id), pack)
+                return
+            # Listed again (by a repack, or a flush retried): only what is new is added.
+            known = {self._blob(record) for record in self._records_of(number)}
+            new = [blob for blob in pack.blobs() if blob not in known]
+            self._append_records(number, _PackEntries.of(pack.pack_id, new))
+
+    def _append_records(self, number: int, pack: _PackEntries) -> None:
+        """(Under the lock.) All the records first, then the tables that name them."""
+        start = len(self._ids)
+        end = start + len(pack.ids)
+        self._pack_of.extend(array("Q", [number]) * len(pack.ids))
+        self._offsets.extend(pack.offsets)
+        self._lengths.extend(pack.lengths)
+        self._uncompressed.extend(pack.uncompressed)
+        self._types.extend(pack.types)
+        self._ids.extend(pack.ids)
+        tables, extra = self._tables, self._extra
+        for record, blob_id, code in zip(range(start, end), pack.ids, pack.types, strict=True):
+            table = tables[code]
+            if blob_id in table:
+                extra.setdefault((code, blob_id), []).append(record)
             else:
-                known = {self._blob(record) for record in self._records_of(number)}
-                blobs = [b for b in blobs if b not in known]
-            start = len(self._ids)
-            for blob in blobs:
-                self._append(
-                    number,
-                    _CODES[blob.type],
-                    blob.id,
-                    blob.offset,
-                    blob.length,
-                    blob.uncompressed_length,
-                )
-            self._pack_records[number].append(range(start, len(self._ids)))
+                table[blob_id] = record
+        self._pack_records[number].append(range(start, end))
 
     def _new_pack(self, pack_id: bytes) -> int:
         number = len(self._pack_ids)
@@ -200,37 +226,22 @@ class MasterIndex:
         self._pack_numbers[pack_id] = number
         return number
 
-    def _append(
-        self, pack: int, code: int, blob_id: bytes, offset: int, length: int, uncompressed: int
-    ) -> None:
-        record = len(self._ids)
-        self._pack_of.append(pack)
-        self._offsets.append(offset)
-        self._lengths.append(length)
-        self._uncompressed.append(uncompressed)
-        self._types.append(code)
-        self._ids.append(blob_id)
-        table = self._tables[code]
-        if blob_id in table:
-            self._extra.setdefault((code, blob_id), []).append(record)
-        else:
-            table[blob_id] = record
-
     def _records_of(self, pack: int) -> Iterator[int]:
         for records in self._pack_records[pack]:
             yield from records
 
     def _blob(self, record: int) -> PackedBlob:
-        return PackedBlob(
+        fields = (
             _TYPES[self._types[record]],
             self._ids[record],
             self._offsets[record],
             self._lengths[record],
             self._uncompressed[record],
         )
+        return _new_tuple(PackedBlob, fields)
 
     def _location(self, record: int) -> BlobLocation:
-        return BlobLocation(self._pack_ids[self._pack_of[record]], self._blob(record))
+        return _new_tuple(BlobLocation, (self._pack_ids[self._pack_of[record]], self._blob(record)))
 
     def has(self, blob_type: BlobType, blob_id: bytes) -> bool:
         return blob_id in self._tables[_CODES[blob_type]]
@@ -244,14 +255,9 @@ class MasterIndex:
         return pack_id in self._pack_numbers
 
     def locate(self, blob_type: BlobType, blob_id: bytes) -> BlobLocation | None:
-        """One location of the blob (the first indexed), for a reader that needs one.
-        (A restore asks once per file: the tuples are made without `_location`'s calls.)"""
+        """One location of the blob (the first indexed), for a reader that needs one."""
         record = self._tables[_CODES[blob_type]].get(blob_id)
-        if record is None:
-            return None
-        fields = (self._offsets[record], self._lengths[record], self._uncompressed[record])
-        blob = _new_tuple(PackedBlob, (blob_type, blob_id, *fields))
-        return _new_tuple(BlobLocation, (self._pack_ids[self._pack_of[record]], blob))
+        return None if record is None else self._location(record)
 
     def lookup(self, blob_type: BlobType, blob_id: bytes) -> list[BlobLocation]:
         code = _CODES[blob_type]
@@ -315,31 +321,3 @@ class MasterIndex:
                     self._add_entries(pack)
                 self.index_files.add(name)
                 self.superseded.update(superseded)
-
-    def _add_entries(self, pack: _PackEntries) -> None:
-        with self._lock:
-            if pack.pack_id not in self._pack_numbers:
-                self._add_new_pack(pack)
-                return
-        # Listed again (by a repack, or a flush retried): only what is new is added.
-        self.add_pack(pack.pack_id, pack.blobs())
-
-    def _add_new_pack(self, pack: _PackEntries) -> None:
-        """(Under the lock.) All the records first, then the tables that name them."""
-        number = self._new_pack(pack.pack_id)
-        start = len(self._ids)
-        end = start + len(pack.ids)
-        self._pack_of.extend(array("Q", [number]) * len(pack.ids))
-        self._offsets.extend(pack.offsets)
-        self._lengths.extend(pack.lengths)
-        self._uncompressed.extend(pack.uncompressed)
-        self._types.extend(pack.types)
-        self._ids.extend(pack.ids)
-        tables, extra = self._tables, self._extra
-        for record, blob_id, code in zip(range(start, end), pack.ids, pack.types, strict=True):
-            table = tables[code]
-            if blob_id in table:
-                extra.setdefault((code, blob_id), []).append(record)
-            else:
-                table[blob_id] = record
-        self._pack_records[number].append(range(start, end))
