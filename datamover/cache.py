@@ -144,22 +144,27 @@ class RepositoryCache:
 
     # -- index and snapshot files -----------------------------------------------------------
 
-    def read_file(self, kind: str, name: str, download: Callable[[], bytes]) -> bytes:
-        """A stored file of `kind` (``index``, ``snapshots``): the copy here if it still
-        matches its name (the hash of its bytes, so it never changes), else downloaded
-        and kept."""
+    def read_file(self, kind: str, name: str) -> bytes | None:
+        """The cached copy of a stored file of `kind` (``index``, ``snapshots``), if any
+        (the caller checks it against its name, as it checks a download)."""
         directory = self._files_dir(kind)
         if directory is None:
-            return download()
-        path = directory / name
-        with contextlib.suppress(OSError):
-            data = path.read_bytes()
-            if hashlib.sha256(data).hexdigest() == name:
-                return data
-        data = download()
-        if self.writable:
-            self._write(path, data)
-        return data
+            return None
+        try:
+            return (directory / name).read_bytes()
+        except OSError:
+            return None
+
+    def save_file(self, kind: str, name: str, data: bytes) -> None:
+        directory = self._files_dir(kind)
+        if directory is not None and self.writable:
+            self._write(directory / name, data)
+
+    def discard_file(self, kind: str, name: str) -> None:
+        directory = self._files_dir(kind)
+        if directory is not None:
+            with contextlib.suppress(OSError):
+                (directory / name).unlink()
 
     def keep_only_files(self, kind: str, listed: Container[str]) -> None:
         """Delete cached files of `kind` the repository no longer lists (forgotten

@@ -36,12 +36,21 @@ def load_unpacked(
     cache: RepositoryCache | None = None,
 ) -> bytes:
     """The JSON document of a stored file, after checking its name, MAC and encoding;
-    through the local `cache` if given (index and snapshot files: they never change)."""
-    if cache is None:
-        sealed = backend.load(file_type, name)
-    else:
-        sealed = cache.read_file(file_type.value, name, lambda: backend.load(file_type, name))
-    return decode_unpacked(key, file_type, name, sealed)
+    through the local `cache` if given (index and snapshot files: named by their hash, they
+    never change). A cached copy that fails the checks is dropped and downloaded again;
+    only a download that passes them is kept."""
+    if cache is not None:
+        cached = cache.read_file(file_type.value, name)
+        if cached is not None:
+            try:
+                return decode_unpacked(key, file_type, name, cached)
+            except InvalidRepositoryDataError:
+                cache.discard_file(file_type.value, name)  # damaged locally
+    sealed = backend.load(file_type, name)
+    document = decode_unpacked(key, file_type, name, sealed)
+    if cache is not None:
+        cache.save_file(file_type.value, name, sealed)
+    return document
 
 
 def decode_unpacked(key: MasterKey, file_type: FileType, name: str, sealed: bytes) -> bytes:
