@@ -52,16 +52,11 @@ class Run:
     tool: str
     samples: list[float]
     """Wall-clock seconds of each run."""
-    data_bytes: int
     peak_rss: int
 
     @property
     def seconds(self) -> float:
         return statistics.median(self.samples)
-
-    @property
-    def throughput(self) -> float:
-        return self.data_bytes / MiB / self.seconds
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
@@ -205,38 +200,36 @@ def bench_dataset(
         ]
         for i in range(args.repeat)
     ]
-    tools = rounds[0]
-    """The repositories that get the incremental backup and are restored and measured."""
+    tools = rounds[0]  # the repositories that get the incrementals and are restored
     size = tree_bytes(source)
-    full: dict[str, list[tuple[float, int]]] = {tool: [] for tool in TOOLS}
+    measured: dict[tuple[str, str], list[tuple[float, int]]] = {}
+
+    def record(phase: str, tool: Tool, result: tuple[float, int]) -> None:
+        measured.setdefault((phase, tool.name), []).append(result)
+        print(_line(name, phase, tool.name, *result, size), flush=True)
+
     for i, round_tools in enumerate(rounds):
         for tool in _taking_turns(round_tools, i):
             tool.init()
-            full[tool.name].append(tool.backup(source))
-            print(_line(name, "full backup", tool.name, *full[tool.name][-1], size), flush=True)
-    runs += [_run(name, "full backup", tool, full[tool], size) for tool in TOOLS]
-    incremental: dict[str, list[tuple[float, int]]] = {tool: [] for tool in TOOLS}
+            record("full backup", tool, tool.backup(source))
     for i in range(args.repeat):
         mutate(name, source, seed=1 + i)
         size = tree_bytes(source)
         for tool in _taking_turns(tools, i):
-            incremental[tool.name].append(tool.backup(source))
-            print(
-                _line(name, "incremental", tool.name, *incremental[tool.name][-1], size), flush=True
-            )
-    runs += [_run(name, "incremental", tool, incremental[tool], size) for tool in TOOLS]
+            record("incremental", tool, tool.backup(source))
     # Every restore into a new directory, all removed at the end: ext4 allocates inodes
     # slowly right after many were freed (it skips recently deleted ones), which would tax
     # whichever restore came after a clean-up.
-    restores: dict[str, list[tuple[float, int]]] = {tool: [] for tool in TOOLS}
     targets = []
     for i in range(args.repeat):
         for tool in _taking_turns(tools, i):
             targets.append(workdir / f"restore-{tool.name}-{i}")
             shutil.rmtree(targets[-1], ignore_errors=True)
-            restores[tool.name].append(tool.restore(targets[-1]))
-            print(_line(name, "restore", tool.name, *restores[tool.name][-1], size), flush=True)
-    runs += [_run(name, "restore", tool, restores[tool], size) for tool in TOOLS]
+            record("restore", tool, tool.restore(targets[-1]))
+    runs += [
+        Run(name, phase, tool, [s for s, _ in results], max(r for _, r in results))
+        for (phase, tool), results in measured.items()
+    ]
     for target in targets:
         shutil.rmtree(target, ignore_errors=True)
     for tool in tools:
@@ -262,10 +255,6 @@ def mutate(dataset: str, root: Path, seed: int) -> None:
 def _taking_turns(tools: list[Tool], turn: int) -> list[Tool]:
     """The tools in the order of this turn: each goes first as often as the other."""
     return tools if turn % 2 == 0 else tools[::-1]
-
-
-def _run(dataset: str, phase: str, tool: str, measured: list[tuple[float, int]], size: int) -> Run:
-    return Run(dataset, phase, tool, [s for s, _ in measured], size, max(r for _, r in measured))
 
 
 def _line(dataset: str, phase: str, tool: str, seconds: float, rss: int, size: int) -> str:
@@ -316,7 +305,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=24, help="Lifeboat --files")
     parser.add_argument("--memory-limit", type=int, default=1024, help="Lifeboat MiB")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs of each full backup and restore (median)"
+        "--repeat", type=int, default=3, help="runs of each phase (the median counts)"
     )
     parser.add_argument("--workdir", type=Path, help="default: a temporary directory")
     args = parser.parse_args()
