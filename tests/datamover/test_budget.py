@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from datamover import budget
+from datamover.api import backup, restore
+from datamover.blobs import BlobType
 from datamover.budget import ByteBudget, plan_memory, plan_with_workers
+from datamover.index import MasterIndex
+from datamover.jobs import BackupOptions, RestoreOptions
+from datamover.repository import Repository
 
 MiB = 1024 * 1024
 PASSWORD = "correct horse battery staple"  # the conftest's repository password
@@ -113,3 +118,25 @@ def test_peak_rss_of_a_backup_stays_under_the_limit(tmp_path: Path, repo_dir: Pa
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else b""
     peak_rss = usage.ru_maxrss * 1024
     assert peak_rss < 512 * MiB, f"peak RSS {peak_rss / MiB:.0f} MiB"
+
+
+def test_backup_and_restore_plan_for_the_loaded_index(
+    tmp_path: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index too large for the limit refuses the run, naming it, before anything is
+    read or written."""
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "file").write_text("content")
+    snapshot = backup(repo, str(source), BackupOptions(memory_limit_mib=512)).snapshot_id
+    blobs_before = repo.index.blob_count(BlobType.DATA)
+    monkeypatch.setattr(MasterIndex, "memory", lambda self: 400 * MiB)
+
+    (source / "another").write_text("more content")
+    with pytest.raises(ValueError, match="the repository's index of 400 MiB"):
+        backup(repo, str(source), BackupOptions(memory_limit_mib=512))
+    assert repo.index.blob_count(BlobType.DATA) == blobs_before
+    target = tmp_path / "target"
+    with pytest.raises(ValueError, match="the repository's index of 400 MiB"):
+        restore(repo, snapshot, str(target), RestoreOptions(memory_limit_mib=512))
+    assert not target.exists() or not any(target.iterdir())
