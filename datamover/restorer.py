@@ -251,7 +251,6 @@ class Restorer:
         self._one_blob_count = 0
         # Asked for, workers start at once; by default when worth it.
         self._pool_after = 0 if options.processes is not None else WORTH_A_POOL
-        self._locks_confirmed = False
         self._budget = ByteBudget(plan.in_flight + plan.read_buffers)
         self._writers = threading.BoundedSemaphore(_WRITERS)
         self._selection = options.selection()
@@ -558,9 +557,6 @@ class Restorer:
         self._planned_since_flush = 0
         if not needs:
             return
-        if not self._locks_confirmed:  # before the first pack is read
-            self.repo.confirm_locks()
-            self._locks_confirmed = True
         if self._pool is None and self._processes:
             self._one_blob_count += sum(_one_blob_files(needs))
         if self._pool is None and self._processes and self._one_blob_count > self._pool_after:
@@ -583,8 +579,12 @@ class Restorer:
             try:
                 data = self.repo.backend.load(FileType.DATA, pack_hex, start, length)
             except DatamoverError as exc:
+                self.repo.confirm_locks()  # a pack a racing gc removed is its lock's conflict
                 self._fail_blobs(run, blobs, str(exc))
                 return
+            # Read while the lock's second look for a racing writer was under way (a pause
+            # of 0.2 s, see `locks.acquire`): nothing is written before it has passed.
+            self.repo.confirm_locks()
             # Blobs that each fill whole files go to a worker process (or are written
             # here, the same way, without one); the others are written here.
             whole = [blob for blob in run if all(t.file.single for t in blobs[blob])]

@@ -9,18 +9,23 @@ from pathlib import Path
 
 import pytest
 
+from datamover import locks
 from datamover.api import backup, restore
+from datamover.backend.base import FileType
 from datamover.backend.local import LocalBackend
 from datamover.blobs import BlobType
 from datamover.check import check
 from datamover.chunker import ChunkerParams
+from datamover.errors import RepositoryLockedError
 from datamover.gotime import GoTime
 from datamover.jobs import BackupOptions, RestoreOptions
+from datamover.locks import LockInfo
 from datamover.modes import GO_MODE_DIR, GO_MODE_SYMLINK, NodeType
 from datamover.repository import Repository
 from datamover.restorer import UnsafeNameError, check_name
 from datamover.snapshots import Snapshot
 from datamover.tree import Node, Tree
+from datamover.unpacked import save_unpacked
 
 PASSWORD = "correct horse battery staple"  # the conftest's repository password
 SMALL_CHUNKS = ChunkerParams(min_size=16 * 1024, avg_size=64 * 1024, max_size=256 * 1024)
@@ -238,3 +243,32 @@ def test_a_file_whose_time_is_not_one_fails_alone(
     assert "yesterday" in " ".join(result.errors)
     assert not (target / "d" / "bad").exists()
     assert (target / "d" / "good").read_bytes() == b"fine"
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_a_restore_meeting_a_racing_exclusive_lock_writes_no_content(
+    tmp_path: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch, processes: int
+) -> None:
+    """The restore reads packs while its lock's second look (`locks.acquire`) is under way,
+    but writes nothing into a file before that look has passed: an exclusive lock taken at
+    the same moment (a gc's) stops it with the lock named, and no file has content."""
+    source = tmp_path / "source"
+    source.mkdir()
+    rng = random.Random(3)
+    for i in range(30):
+        (source / f"f{i:02d}").write_bytes(rng.randbytes(rng.randrange(1, 300_000)))
+    snapshot_id = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS)).snapshot_id
+
+    monkeypatch.setattr(locks, "WAIT_BEFORE_CHECK_S", 0.5)
+    check_later = locks.Lock.check_later
+
+    def a_gc_locks_meanwhile(lock: locks.Lock) -> None:
+        gc = LockInfo(time=GoTime.now(), exclusive=True, hostname="gc-host", pid=1)
+        save_unpacked(repo.backend, repo.key, FileType.LOCKS, gc.to_json())
+        check_later(lock)
+
+    monkeypatch.setattr(locks.Lock, "check_later", a_gc_locks_meanwhile)
+    target = tmp_path / "target"
+    with pytest.raises(RepositoryLockedError, match=r"already locked.*gc-host"):
+        restore(repo, snapshot_id, str(target), RestoreOptions(processes=processes))
+    assert not [p for p in target.rglob("*") if p.is_file() and p.stat().st_size]
