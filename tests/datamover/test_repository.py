@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from datamover.gotime import GoTime
 from datamover.ids import hash_bytes
 from datamover.kdf import ScryptParams
 from datamover.modes import NodeType, go_mode
-from datamover.repository import Repository
+from datamover.repository import INDEX_EVERY_BLOBS, Repository
 from datamover.snapshots import Snapshot
 from datamover.tree import Node, Tree
 
@@ -252,6 +253,29 @@ def test_checkpoint_and_resume_upload_nothing_twice(repo_dir: Path, repo: Reposi
     assert resumed.checkpoint().packs == []
     assert check(resumed, read_data=True).ok
     resumed.close()
+
+
+def test_uploaded_blobs_are_indexed_as_they_add_up_not_only_at_the_end(
+    repo: Repository, repo_dir: Path, restic: Restic
+) -> None:
+    """Packs of small blobs hold thousands each: their index is written as they are
+    uploaded, so the end of a backup has only the last ones to index."""
+    blobs = [os.urandom(64) for _ in range(INDEX_EVERY_BLOBS + 3000)]
+    for data in blobs:
+        repo.save_blob(BlobType.DATA, data)
+    deadline = time.monotonic() + 30
+    while repo.stats.index_files_written == 0:  # (written by an upload thread)
+        assert time.monotonic() < deadline, "no index file was written before the end"
+        threading.Event().wait(0.01)
+    written = {info.name for info in repo.backend.list(FileType.INDEX)}
+    indexed = Repository.open(LocalBackend(repo_dir), PASSWORD)
+    assert INDEX_EVERY_BLOBS <= indexed.index.blob_count(BlobType.DATA) < len(blobs)
+    indexed.close()
+
+    repo.flush()
+    assert written < {info.name for info in repo.backend.list(FileType.INDEX)}
+    assert repo.index.blob_count(BlobType.DATA) == len(blobs)
+    restic(repo_dir, "check", "--read-data")
 
 
 def test_parallel_saves_deduplicate_and_bound_pending_packs(repo_dir: Path) -> None:
