@@ -8,6 +8,7 @@ skips importing its transfer manager (s3transfer, multiprocessing: ~0.03 s).
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,9 +54,9 @@ class S3Backend:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self._connection = _Connection(endpoint, region, max_connections, access_key, secret_key)
-        self._client = self._connection.client(crc32=True)
-        self._crc32 = True
-        """Uploads carry a CRC32 header; False once the endpoint refused one."""
+        self._client = self._connection.client(checksum_headers=True)
+        self._checksum_headers = True
+        """Uploads carry a checksum header; False once the endpoint refused one."""
         self._switching = threading.Lock()
 
     @property
@@ -103,38 +104,49 @@ class S3Backend:
 
     def save(self, file_type: FileType, name: str, data: bytes | bytearray) -> None:
         """Upload `data` as a bytearray, which botocore sends as it is, in one piece.
-        `bytes` it would wrap in a BytesIO, read twice more in 1 MiB copies (for the CRC32)
+        `bytes` it would wrap in a BytesIO, read twice more in 1 MiB copies (for a checksum)
         and send 16 KiB at a time after an `Expect: 100-continue` round trip. Packs come as
-        a bytearray already; the small JSON files are copied."""
+        a bytearray already; the small JSON files are copied.
+
+        Every file but the config is named by the SHA-256 of its content (restic's
+        format), so that name goes as the body's `x-amz-checksum-sha256`: the store checks
+        it before it keeps the object, which refuses a body damaged on the way (or a file
+        whose name is not its hash), and nothing here hashes the body again (botocore would
+        compute a CRC32 of each). The config gets botocore's CRC32."""
         key = self._key(file_type, name)
         body = data if isinstance(data, bytearray) else bytearray(data)
+        sha256 = _content_sha256(file_type, name)
         try:
             try:
-                self._put(key, body)
+                self._put(key, body, sha256)
             except ClientError as exc:
-                if not (self._crc32 and _refuses_checksum_headers(exc)):
+                if not (self._checksum_headers and _refuses_checksum_headers(exc)):
                     raise
                 self._sign_bodies_instead()
-                self._put(key, body)
+                self._put(key, body, sha256)
         except (ClientError, BotoCoreError) as exc:
             self._fail(exc, f"writing {key}")
 
-    def _put(self, key: str, body: bytearray) -> None:
+    def _put(self, key: str, body: bytearray, sha256: str | None) -> None:
         # (The stubs leave bytearray out; botocore takes any bytes-like body.)
-        self._client.put_object(Bucket=self.bucket, Key=key, Body=cast("bytes", body))
+        data = cast("bytes", body)
+        if sha256 is not None and self._checksum_headers:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ChecksumSHA256=sha256)
+        else:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data)
 
     def _sign_bodies_instead(self) -> None:
         """Some S3-compatible servers refuse the checksum headers of newer SDKs: sign each
         body's SHA-256 instead, which every S3 server checks, from now on."""
         with self._switching:
-            if self._crc32:
+            if self._checksum_headers:
                 import structlog  # (rarely needed: not at import, see `datamover.cache`)
 
                 structlog.get_logger(__name__).warning(
                     "s3.checksum_headers_refused", endpoint=self.endpoint
                 )
-                self._client = self._connection.client(crc32=False)
-                self._crc32 = False
+                self._client = self._connection.client(checksum_headers=False)
+                self._checksum_headers = False
 
     def load(self, file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
         key = self._key(file_type, name)
@@ -219,23 +231,34 @@ class _Connection:
     access_key: str | None = field(repr=False)
     secret_key: str | None = field(repr=False)
 
-    def client(self, *, crc32: bool) -> S3Client:
-        return _client(self, crc32=crc32)
+    def client(self, *, checksum_headers: bool) -> S3Client:
+        return _client(self, checksum_headers=checksum_headers)
 
 
-def _client(connection: _Connection, *, crc32: bool) -> S3Client:
+def _content_sha256(file_type: FileType, name: str) -> str | None:
+    """The base64 SHA-256 a file's name says its content has; None for the config (and
+    for a name that is not a SHA-256, which no repository file has)."""
+    if file_type is FileType.CONFIG or len(name) != 64:
+        return None
+    try:
+        return base64.b64encode(bytes.fromhex(name)).decode("ascii")
+    except ValueError:
+        return None
+
+
+def _client(connection: _Connection, *, checksum_headers: bool) -> S3Client:
     config = Config(
         region_name=connection.region,
         max_pool_connections=connection.max_connections,
-        # A CRC32 header instead of a SHA-256 of every body in the signature: as cheap a
-        # check against damage in transit, without hashing each pack twice more (here and
-        # on the server). Packs carry their own SHA-256 and MACs. Without it (an endpoint
-        # that refuses the header), the body's SHA-256 is signed.
-        s3={"addressing_style": "path", "payload_signing_enabled": not crc32},
+        # A checksum header (the SHA-256 each file's name is, see `save`; the config's a
+        # CRC32) instead of a SHA-256 of every body in the signature, which would hash each
+        # pack once more here. Without it (an endpoint that refuses checksum headers), the
+        # body's SHA-256 is signed, which every S3 server checks.
+        s3={"addressing_style": "path", "payload_signing_enabled": not checksum_headers},
         retries={"max_attempts": 5, "mode": "standard"},
         connect_timeout=10,
         read_timeout=120,
-        request_checksum_calculation="when_supported" if crc32 else "when_required",
+        request_checksum_calculation="when_supported" if checksum_headers else "when_required",
         response_checksum_validation="when_required",
     )
     session = botocore.session.get_session()

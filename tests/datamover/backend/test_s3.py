@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import http.server
@@ -108,12 +109,22 @@ def test_repository_strings() -> None:
         open_backend("sftp:host:/path")
 
 
-def test_an_upload_damaged_in_transit_is_refused(s3: S3Info) -> None:
-    """Bodies are not hashed into the signature (packs carry their own SHA-256); a CRC32
-    header, which SeaweedFS (like S3) checks, still catches damage on the way."""
+def _named_by_content(size: int) -> tuple[str, bytes]:
+    data = os.urandom(size)
+    return hashlib.sha256(data).hexdigest(), data
+
+
+@pytest.mark.parametrize("file_type", [FileType.DATA, FileType.CONFIG])
+def test_an_upload_damaged_in_transit_is_refused(s3: S3Info, file_type: FileType) -> None:
+    """Bodies are not hashed into the signature: a file's name, its content's SHA-256, goes
+    as its checksum header (the config's is botocore's CRC32), which SeaweedFS (like S3)
+    checks before it keeps the object."""
     backend = open_backend(s3_repo_string(s3), access_key=s3.access_key, secret_key=s3.secret_key)
     assert isinstance(backend, S3Backend)
     backend.create_layout()
+    name, data = _named_by_content(100_000)
+    if file_type is FileType.CONFIG:
+        name = "config"
 
     def damage(request: Any, **_: object) -> None:
         sent = request.body.read() if hasattr(request.body, "read") else request.body
@@ -121,19 +132,49 @@ def test_an_upload_damaged_in_transit_is_refused(s3: S3Info) -> None:
 
     backend._client.meta.events.register("before-send.s3.PutObject", damage)
     with pytest.raises(BackendError, match=r"BadDigest|did not match"):
-        backend.save(FileType.DATA, "ab" * 32, os.urandom(100_000))
-    assert not backend.exists(FileType.DATA, "ab" * 32)
+        backend.save(file_type, name, data)
+    assert not backend.exists(file_type, name)
+
+
+def test_uploads_carry_their_names_sha256_and_the_store_checks_it(s3: S3Info) -> None:
+    """The SHA-256 a file is named by is its checksum header, and botocore computes none of
+    its own: a body that is not what its name says is refused, whole."""
+    backend = open_backend(s3_repo_string(s3), access_key=s3.access_key, secret_key=s3.secret_key)
+    assert isinstance(backend, S3Backend)
+    backend.create_layout()
+    headers: list[dict[str, str]] = []
+
+    def record(request: Any, **_: object) -> None:
+        headers.append(
+            {
+                k.lower(): v.decode() if isinstance(v, bytes) else v
+                for k, v in request.headers.items()
+            }
+        )
+
+    backend._client.meta.events.register("before-send.s3.PutObject", record)
+    name, data = _named_by_content(50_000)
+    backend.save(FileType.INDEX, name, data)
+    assert backend.load(FileType.INDEX, name) == data
+    (sent,) = headers
+    assert sent["x-amz-checksum-sha256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert "x-amz-checksum-crc32" not in sent
+
+    other, _ = _named_by_content(10)
+    with pytest.raises(BackendError, match=r"BadDigest|did not match"):
+        backend.save(FileType.SNAPSHOTS, other, data)
+    assert not backend.exists(FileType.SNAPSHOTS, other)
 
 
 def test_listing_follows_every_page(s3: S3Info) -> None:
     backend = open_backend(s3_repo_string(s3), access_key=s3.access_key, secret_key=s3.secret_key)
     assert isinstance(backend, S3Backend)
     backend.create_layout()
-    names = sorted(f"{i:02x}" * 32 for i in range(7))
-    for name in names:
-        backend.save(FileType.SNAPSHOTS, name, name.encode())
+    files = dict(_named_by_content(64) for _ in range(7))
+    for name, data in files.items():
+        backend.save(FileType.SNAPSHOTS, name, data)
     backend.list_page_size = 3  # seven names: pages of 3, 3 and 1
-    assert sorted(info.name for info in backend.list(FileType.SNAPSHOTS)) == names
+    assert sorted(info.name for info in backend.list(FileType.SNAPSHOTS)) == sorted(files)
     assert [info.size for info in backend.list(FileType.SNAPSHOTS)] == [64] * 7
 
 
@@ -227,16 +268,19 @@ def test_an_endpoint_refusing_checksum_headers_gets_signed_bodies(s3: S3Info) ->
         )
         assert isinstance(backend, S3Backend)
         backend.create_layout()
-        first, second = os.urandom(100_000), os.urandom(1000)
-        backend.save(FileType.DATA, "ab" * 32, first)
-        backend.save(FileType.DATA, "cd" * 32, bytearray(second))
-        assert backend.load(FileType.DATA, "ab" * 32) == first
-        assert backend.load(FileType.DATA, "cd" * 32) == second
+        (first_name, first), (second_name, second) = (
+            _named_by_content(100_000),
+            _named_by_content(1000),
+        )
+        backend.save(FileType.DATA, first_name, first)
+        backend.save(FileType.DATA, second_name, bytearray(second))
+        assert backend.load(FileType.DATA, first_name) == first
+        assert backend.load(FileType.DATA, second_name) == second
     finally:
         server.shutdown()
         server.server_close()
     # One refusal, then every upload with its body's SHA-256 signed instead.
-    assert [bool(h.get("x-amz-sdk-checksum-algorithm")) for h in seen] == [True, False, False]
+    assert [any(n.startswith("x-amz-checksum-") for n in h) for h in seen] == [True, False, False]
     assert seen[1]["x-amz-content-sha256"] == hashlib.sha256(first).hexdigest()
     assert seen[2]["x-amz-content-sha256"] == hashlib.sha256(second).hexdigest()
 
