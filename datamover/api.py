@@ -93,7 +93,7 @@ def restore(
     """
     from datamover.restorer import restore_snapshot
 
-    with repo.lock(exclusive=False, check_later=True):  # confirmed before file contents are written
+    with repo.lock(exclusive=False, check_later=True):  # confirmed before any content is written
         return restore_snapshot(
             repo, snapshot, target, options or RestoreOptions(), progress=progress
         )
