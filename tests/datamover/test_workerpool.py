@@ -3,6 +3,7 @@ secrets in a worker's environment."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pickle
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from datamover.workerpool import WorkerFailedError, WorkerPool, worker_environment
+from datamover.workerpool import PIPE_BYTES, WorkerFailedError, WorkerPool, worker_environment
 
 ECHO = "datamover.workerpool:echo"
 
@@ -36,6 +37,19 @@ def test_requests_and_answers_larger_than_a_pipe_do_not_deadlock() -> None:
     finally:
         pool.close()
     assert [answer[1] for answer in answers] == payloads
+
+
+def test_a_workers_pipes_hold_a_large_answer() -> None:
+    """Both pipes of a worker get `PIPE_BYTES` of buffer (64 KiB by default: an answer of
+    half a MiB crossed in pieces, each side woken for every one)."""
+    pool = WorkerPool(ECHO, None, 1)
+    try:
+        (worker,) = pool._workers
+        for connection in (worker._requests, worker._answers):
+            assert fcntl.fcntl(connection.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_BYTES
+        assert pool.map([b"x" * PIPE_BYTES]) == [(None, b"x" * PIPE_BYTES)]
+    finally:
+        pool.close()
 
 
 def test_buffers_travel_beside_the_pickle() -> None:
