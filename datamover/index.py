@@ -65,15 +65,6 @@ def encode_index(packs: dict[bytes, list[PackedBlob]], supersedes: Iterable[str]
     return dumps(doc)
 
 
-def decode_index(document: bytes) -> tuple[dict[bytes, list[PackedBlob]], list[str]]:
-    """Packs and superseded index ids of an index file (current or legacy array format)."""
-    entries, superseded = _index_entries(loads(document))
-    packs: dict[bytes, list[PackedBlob]] = {}
-    for pack in entries:
-        packs.setdefault(pack.pack_id, []).extend(pack.blobs())
-    return packs, superseded
-
-
 class _PackEntries(NamedTuple):
     """One pack of an index file, checked, as columns (a tuple per blob would cost more
     than the rest of loading it)."""

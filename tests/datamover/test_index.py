@@ -13,7 +13,7 @@ from datamover.backend.local import LocalBackend
 from datamover.blobs import BlobType, PackedBlob
 from datamover.crypto import MasterKey
 from datamover.errors import InvalidRepositoryDataError
-from datamover.index import MasterIndex, decode_index, encode_index, save_index_files
+from datamover.index import MasterIndex, encode_index, save_index_files
 from datamover.unpacked import save_unpacked
 
 
@@ -25,7 +25,7 @@ def pack(n: int, blobs: int) -> tuple[bytes, list[PackedBlob]]:
     return bytes([n]) * 32, entries
 
 
-def test_index_json_matches_restic_and_reads_legacy_arrays() -> None:
+def test_index_json_matches_restic_and_reads_legacy_arrays(tmp_path: Path) -> None:
     pack_id, blobs = pack(1, 2)
     document = encode_index({pack_id: blobs}, supersedes=["ab" * 32])
     doc = json.loads(document)
@@ -37,9 +37,15 @@ def test_index_json_matches_restic_and_reads_legacy_arrays() -> None:
         "length": 100,
     }
     assert doc["packs"][0]["blobs"][1]["uncompressed_length"] == 250
-    assert decode_index(document) == ({pack_id: blobs}, ["ab" * 32])
     legacy = json.dumps(doc["packs"]).encode()
-    assert decode_index(legacy) == ({pack_id: blobs}, [])
+    key = MasterKey.random()
+    for document_format, superseded in ((document, {"ab" * 32}), (legacy, set())):
+        backend = LocalBackend(tmp_path / f"repo-{len(superseded)}")
+        name = save_unpacked(backend, key, FileType.INDEX, document_format)
+        master = MasterIndex()
+        master.load(backend, key)
+        assert master.packs() == {pack_id: blobs}
+        assert (master.index_files, master.superseded) == ({name}, superseded)
 
 
 def test_large_indexes_are_split_and_loaded_back(
