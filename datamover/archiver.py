@@ -4,7 +4,10 @@ The work is shared by threads and, for small files, worker processes:
 
 * the caller's thread walks the tree depth-first, takes unchanged files from the parent
   snapshot without reading them, and hands the others on in batches (so that this one
-  thread does not become the bottleneck). Large directories of an incremental backup are
+  thread does not become the bottleneck). In a directory without a parent tree, regular
+  files go into the batches unsized, without an `lstat` each: the worker that reads a
+  file `fstat`s it anyway, and hands back to the walk the files it does not read (large,
+  hard-linked, or past the batch's bytes). Large directories of an incremental backup are
   compared with their parent tree by the worker processes (`datamover.dirscan`), a few
   directories ahead of the walk, which then only takes what they found unchanged;
 * files smaller than a chunk (one blob each) go to worker processes
@@ -27,10 +30,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import queue
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -61,18 +65,21 @@ from datamover.jobs import (
 from datamover.modes import NodeType
 from datamover.parent import ParentTree, stored_content, unchanged_file
 from datamover.prefetch import Prefetch
-from datamover.repository import BlobType, RepoCheckpoint, Repository
+from datamover.repository import BlobType, RepoCheckpoint, Repository, SealedBlob
 from datamover.scanner import (
     Entry,
+    Listed,
     count_tree,
     file_node,
     list_dir,
+    list_dir_files_unstated,
     matches,
     node_fields,
     open_for_reading,
 )
 from datamover.smallfiles import (
-    GROWN,
+    HANDED_BACK,
+    SEALED,
     UNREADABLE,
     SealSettings,
     SmallFileResult,
@@ -260,7 +267,7 @@ class Archiver:
         self._workers = max(2, (os.cpu_count() or 2) + 1)
         self._small_files: WorkerPool | None = None
         self._seal_settings = SealSettings(
-            repo.key, repo.compression_level, self._chunker.params.min_size
+            repo.key, repo.compression_level, self._chunker.params.min_size, _SMALL_BATCH_BYTES
         )
         self._has_data = repo.blob_check(BlobType.DATA)
         self._small_seen = 0
@@ -291,6 +298,14 @@ class Archiver:
         # A worker compares a directory with its parent tree alone: not with an
         # interrupted run's nodes, nor with exclude patterns.
         self._scan_in_workers = not (finished.dirs or finished.files or options.exclude)
+        # A directory without a parent tree (nor an interrupted run's nodes) is listed
+        # without an `lstat` of each regular file: the worker reading it does that.
+        self._list_unstated = not (finished.dirs or finished.files)
+        # Files a small-file batch handed back (see `_take_handed_back`), and the batches
+        # not answered yet.
+        self._handed_back: queue.SimpleQueue[tuple[_DirJob, Entry, int]] = queue.SimpleQueue()
+        self._batches_out = 0
+        self._batch_answered = threading.Condition()
 
     def _plan_memory(self) -> tuple[int, MemoryPlan]:
         """The memory plan, and how many small-file worker processes fit in it."""
@@ -318,6 +333,8 @@ class Archiver:
             if self._failure is None:
                 self._failure = exc
         self._root_done.set()
+        with self._batch_answered:
+            self._batch_answered.notify_all()
 
     def _check_failed(self) -> None:
         if self._failure is not None:
@@ -438,6 +455,7 @@ class Archiver:
             )
             try:
                 self._walk(source, "", root, parent_tree)
+                self._take_handed_back(until_all_answered=True)
             finally:
                 root.seal()
             self._root_done.wait()
@@ -519,16 +537,24 @@ class Archiver:
         )
         # Small files go to the worker processes in batches: one hand-off per file would
         # make this thread (which needs the GIL for every file) the bottleneck.
-        batch: list[tuple[Entry, int]] = []
+        batch: list[tuple[Entry | Listed, int]] = []
         batch_bytes = 0
         has_data = self._has_data
         for entry in items:
             self._check_failed()
+            if not self._handed_back.empty():
+                self._take_handed_back(until_all_answered=False)
             if isinstance(entry, EncodedFile):  # found unchanged by a worker
                 self._take_unchanged(job, entry)
                 continue
             entry_rel = f"{rel}/{entry.name}" if rel else entry.name
             if self._excluded(entry_rel):
+                continue
+            if isinstance(entry, Listed):  # a regular file, sized by the worker reading it
+                batch.append((entry, job.add_slot()))
+                if len(batch) >= _SMALL_BATCH_FILES:
+                    self._submit_small(job, batch)
+                    batch = []
                 continue
             kind = entry.type
             if kind not in (NodeType.FILE, NodeType.DIR, NodeType.SYMLINK):
@@ -594,13 +620,15 @@ class Archiver:
 
     def _list(
         self, path: str, parent: ParentTree | None, scanned: ScanResult | None
-    ) -> list[Entry | EncodedFile]:
+    ) -> list[Entry | Listed | EncodedFile]:
         """The directory's entries by name: as listed here, or as a worker compared them
         with `parent` (its unchanged files already as their nodes)."""
+        if parent is None and self._list_unstated:
+            return list(list_dir_files_unstated(path))
         if scanned is None or parent is None or (scanned and scanned[0][0] == UNLISTABLE):
             return list(list_dir(path))
         prefix = path if path.endswith("/") else path + "/"
-        items: list[Entry | EncodedFile] = []
+        items: list[Entry | Listed | EncodedFile] = []
         for item in scanned:
             if item[0] == ENTRY:
                 items.append(Entry(item[1], prefix + item[1], item[2]))
@@ -632,12 +660,14 @@ class Archiver:
                 job.complete(slot, None)
             raise
 
-    def _submit_small(self, job: _DirJob, files: list[tuple[Entry, int]]) -> None:
+    def _submit_small(self, job: _DirJob, files: list[tuple[Entry | Listed, int]]) -> None:
         """Small files (one blob each) go to the worker processes, or, without any, to a
         file thread that reads and seals them the same way."""
         self._file_slots.acquire()
-        batch = [(os.fsencode(entry.path), entry.name, entry.st.st_size) for entry, _ in files]
+        batch = [(os.fsencode(entry.path), entry.name) for entry, _ in files]
         self._small_seen += len(files)
+        with self._batch_answered:
+            self._batches_out += 1
         try:
             workers = self._backup_workers(start=self._small_seen > self._pool_after)
             if workers is not None:
@@ -648,9 +678,53 @@ class Archiver:
                 self._file_pool.submit(self._read_and_seal_here, job, files, batch)
         except BaseException:
             self._file_slots.release()
+            self._batch_done()
             for _, slot in files:
                 job.complete(slot, None)
             raise
+
+    def _take_handed_back(self, *, until_all_answered: bool) -> None:
+        """Send on the files small-file batches handed back (found large or hard-linked, or
+        past a batch's bytes), as the walk sends a file it has `lstat`ed; at the walk's end,
+        until every batch is answered. (The walk's thread does this because it alone waits
+        for file slots: the threads that take the answers release them.)"""
+        batches: dict[_DirJob, tuple[list[tuple[Entry | Listed, int]], int]] = {}
+        min_size = self._chunker.params.min_size
+        while True:
+            try:
+                job, entry, slot = self._handed_back.get_nowait()
+            except queue.Empty:
+                for job, (batch, _) in batches.items():
+                    self._submit_small(job, batch)
+                batches.clear()
+                if until_all_answered and self._wait_for_handed_back():
+                    continue
+                return
+            if self._failure is not None:
+                job.complete(slot, None)
+                continue
+            if entry.st.st_size >= min_size or entry.st.st_nlink > 1:
+                self._submit_files(job, [(entry, slot)])  # (hard links: read once)
+                continue
+            batch, batch_bytes = batches.pop(job, ([], 0))
+            batch.append((entry, slot))
+            batch_bytes += entry.st.st_size
+            if len(batch) >= _SMALL_BATCH_FILES or batch_bytes >= _SMALL_BATCH_BYTES:
+                self._submit_small(job, batch)
+            else:
+                batches[job] = (batch, batch_bytes)
+
+    def _wait_for_handed_back(self) -> bool:
+        """Wait until a file is handed back (True) or every batch is answered (False)."""
+        with self._batch_answered:
+            while self._handed_back.empty() and self._batches_out and self._failure is None:
+                self._batch_answered.wait()
+            return not self._handed_back.empty() and self._failure is None
+
+    def _batch_done(self) -> None:
+        with self._batch_answered:
+            self._batches_out -= 1
+            self._batch_answered.notify_all()
 
     def _backup_workers(self, *, start: bool) -> WorkerPool | None:
         """The worker processes, if any; `start` them once they are worth their start: the
@@ -666,7 +740,7 @@ class Archiver:
             self._small_files.close(kill=kill)
 
     def _read_and_seal_here(
-        self, job: _DirJob, files: list[tuple[Entry, int]], batch: list[tuple[bytes, str, int]]
+        self, job: _DirJob, files: list[tuple[Entry | Listed, int]], batch: list[tuple[bytes, str]]
     ) -> None:
         results: list[SmallFileResult] | BaseException
         try:
@@ -678,45 +752,66 @@ class Archiver:
     def _small_files_done(
         self,
         job: _DirJob,
-        files: list[tuple[Entry, int]],
+        files: list[tuple[Entry | Listed, int]],
         results: list[SmallFileResult] | BaseException,
     ) -> None:
-        """Store a batch's sealed blobs and complete its files."""
+        """Store a batch's sealed blobs and complete its files; hand the others back to
+        the walk."""
         try:
             if isinstance(results, BaseException):
                 self.fail(results)
+            stored = None if isinstance(results, BaseException) else self._store_sealed(results)
+            if stored is None or isinstance(results, BaseException):
                 for _, slot in files:
                     job.complete(slot, None)
                 return
+            counters = self.stats.counters.mine()
             for (entry, slot), result in zip(files, results, strict=True):
-                node: Node | EncodedFile | None = None
-                try:
-                    if self._failure is None:
-                        node = self._small_file_node(entry, result)
-                except BaseException as exc:
-                    self.fail(exc)
+                if result[0] == HANDED_BACK:
+                    self._handed_back.put((job, Entry(entry.name, entry.path, result[1]), slot))
+                    continue
+                node: EncodedFile | None = None
+                if result[0] == UNREADABLE:
+                    self.stats.warn(result[1])
+                else:
+                    node = self._small_file_node(entry, result, stored, counters)
                 job.complete(slot, node)
         finally:
             self._file_slots.release()
+            self._batch_done()
 
-    def _small_file_node(self, entry: Entry, result: SmallFileResult) -> Node | EncodedFile | None:
-        """Add a small file's sealed blob to a pack (see `SmallFileResult`)."""
-        if result[0] == UNREADABLE:
-            self.stats.warn(result[1])
+    def _store_sealed(self, results: list[SmallFileResult]) -> Iterator[bool] | None:
+        """Add a batch's sealed blobs to packs; whether each was new, in order (None if
+        the run failed)."""
+        if self._failure is not None:
             return None
-        if result[0] == GROWN:
-            return self._archive_file(entry)
-        _, document, size, blob_id, sealed, uncompressed_length, changed_again = result
+        blobs: list[SealedBlob] = [
+            (result[3], result[4], result[5], result[2])
+            for result in results
+            if result[0] == SEALED and result[3] is not None
+        ]
+        try:
+            return iter(self.repo.save_sealed_blobs(BlobType.DATA, blobs))
+        except BaseException as exc:
+            self.fail(exc)
+            return None
+
+    def _small_file_node(
+        self,
+        entry: Entry | Listed,
+        result: SmallFileResult,
+        stored: Iterator[bool],
+        counters: dict[str, int],
+    ) -> EncodedFile:
+        """A sealed small file's node (see `SmallFileResult`), counted; `stored` says whether
+        its blob was new, if it has one."""
+        _, document, size, blob_id, _, _, changed_again = result
         self.stats.current_file = entry.path
         if changed_again:
             self.stats.warn(f"{entry.path} changed again while it was read; kept as read")
         content: list[bytes] = []
-        counters = self.stats.counters.mine()
         if blob_id is not None:
-            new = self.repo.save_sealed_blob(
-                BlobType.DATA, blob_id, sealed, uncompressed_length, size
-            )
-            if new:
+            if next(stored):
                 counters["bytes_new"] += size
             content.append(blob_id)
         counters["files"] += 1

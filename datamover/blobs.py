@@ -16,6 +16,11 @@ class BlobType(StrEnum):
     TREE = "tree"
 
 
+new_tuple = tuple.__new__
+"""A named tuple from its fields' tuple, without the Python call of its ``__new__``: one
+or two are made per blob by the index, a pack being filled and the pending blobs."""
+
+
 class PackedBlob(NamedTuple):
     """A blob's entry in a pack header or index: ``length`` is the encrypted length;
     ``uncompressed_length`` is 0 for a blob stored without compression."""

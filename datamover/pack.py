@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 
 from datamover.backend.base import Backend, FileType
-from datamover.blobs import BlobType, PackedBlob
+from datamover.blobs import BlobType, PackedBlob, new_tuple
 from datamover.crypto import OVERHEAD, AuthenticationError, MasterKey
 from datamover.errors import PackCorruptedError
 from datamover.ids import ID_SIZE
@@ -90,9 +90,8 @@ class PackBuilder:
         self.size = 0
 
     def add(self, blob_id: bytes, sealed: bytes, uncompressed_length: int) -> None:
-        self.blobs.append(
-            PackedBlob(self.blob_type, blob_id, self.size, len(sealed), uncompressed_length)
-        )
+        fields = (self.blob_type, blob_id, self.size, len(sealed), uncompressed_length)
+        self.blobs.append(new_tuple(PackedBlob, fields))
         self.chunks.append(sealed)
         self.size += len(sealed)
 

@@ -42,9 +42,9 @@ def read_small(fd: int, expected: int, limit: int) -> bytes | None:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-SEALED, UNREADABLE, GROWN = 0, 1, 2
+SEALED, UNREADABLE, HANDED_BACK = 0, 1, 2
 SmallFileResult = tuple[Any, ...]
-"""What became of one small file, as a plain tuple (it crosses a pipe, and unpickling a
+"""What became of one file of a batch, as a plain tuple (it crosses a pipe, and unpickling a
 class instance per file would cost more than the tuple's use):
 
 * ``(SEALED, node, size, blob_id, sealed, uncompressed_length, changed_again)``: the file's
@@ -52,7 +52,8 @@ class instance per file would cost more than the tuple's use):
   for an empty file); 0 as uncompressed length when the blob is stored uncompressed; and
   whether it changed while it was read twice (kept as read the second time);
 * ``(UNREADABLE, warning)``: not stored, and why;
-* ``(GROWN,)``: no longer small, to be read as a large file.
+* ``(HANDED_BACK, st)``: not read here, with its `fstat`: not small (any longer), hard-linked
+  (read once for all its names, by the backup's process), or past the batch's bytes.
 """
 
 
@@ -65,13 +66,19 @@ class SealSettings:
     compression_level: int
     limit: int
     """Files of at least this many bytes are not small (the chunker's minimum size)."""
+    batch_bytes: int
+    """Bytes a batch may read. A batch's files are named, not sized: the walk leaves their
+    `lstat` to the worker, which opens each file anyway."""
 
 
-def read_and_seal(path: bytes, name: str, settings: SealSettings) -> SmallFileResult:
-    """Read a small file, once more if it changed meanwhile (a live volume), and seal it."""
-    read = _read_once(path, settings.limit)
+def read_and_seal(
+    path: bytes, name: str, settings: SealSettings, room: int | None = None
+) -> SmallFileResult:
+    """Read a small file, once more if it changed meanwhile (a live volume), and seal it;
+    hand it back unread if it is not small, is hard-linked, or has more than `room` bytes."""
+    read = _read_once(path, settings.limit, room)
     if isinstance(read, _Read) and read.changed:
-        read = _read_once(path, settings.limit)
+        read = _read_once(path, settings.limit, None)
     if not isinstance(read, _Read):
         return read
     st, data, changed = read
@@ -91,7 +98,7 @@ class _Read(NamedTuple):
     changed: bool
 
 
-def _read_once(path: bytes, limit: int) -> _Read | SmallFileResult:
+def _read_once(path: bytes, limit: int, room: int | None) -> _Read | SmallFileResult:
     try:
         fd = open_for_reading(path)
     except FileNotFoundError:
@@ -102,9 +109,12 @@ def _read_once(path: bytes, limit: int) -> _Read | SmallFileResult:
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
             return (UNREADABLE, f"skipped {os.fsdecode(path)}: no longer a regular file")
-        data = read_small(fd, before.st_size, limit)
-        if data is None:
-            return (GROWN,)
+        size = before.st_size
+        if size >= limit or before.st_nlink > 1 or (room is not None and size > room):
+            return (HANDED_BACK, before)
+        data = read_small(fd, size, limit)
+        if data is None:  # it grew past small since the fstat
+            return (HANDED_BACK, before)
         after = os.fstat(fd)
     except OSError as exc:
         return (UNREADABLE, f"cannot read {os.fsdecode(path)}: {exc.strerror or exc}")
@@ -114,13 +124,22 @@ def _read_once(path: bytes, limit: int) -> _Read | SmallFileResult:
     return _Read(before, data, changed or len(data) != before.st_size)
 
 
-Batch = list[tuple[bytes, str, int]]
-"""Small files: path (bytes, as the file system names it), node name, size when listed
-(which the batching counts)."""
+Batch = list[tuple[bytes, str]]
+"""Regular files: path (bytes, as the file system names it) and node name."""
 
 
 def seal_batch(batch: Batch, settings: SealSettings) -> list[SmallFileResult]:
-    return [read_and_seal(path, name, settings) for path, name, _ in batch]
+    """Seal a batch's small files while their bytes fit in `settings.batch_bytes` (the
+    first always does); the others are handed back with their `fstat`."""
+    results: list[SmallFileResult] = []
+    taken = 0
+    for path, name in batch:
+        room = max(settings.batch_bytes - taken, 0) if taken else None
+        result = read_and_seal(path, name, settings, room)
+        if result[0] == SEALED:
+            taken += result[2]
+        results.append(result)
+    return results
 
 
 def memory_per_worker(batch_bytes: int) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from datamover import archiver as archiver_module
 from datamover import smallfiles
 from datamover.api import backup, restore
 from datamover.archiver import Archiver
@@ -293,6 +294,54 @@ def test_workers_compare_large_directories_as_the_walk_would(
         assert result.files_unmodified == first.files - 3  # rewritten, touched, removed
     restored = restore(repo, with_workers.snapshot_id, str(tmp_path / "out"))
     assert restored.ok and describe(tmp_path / "out") == describe(source)
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_a_full_backup_leaves_a_regular_files_lstat_to_its_reader(
+    tmp_path: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch, processes: int
+) -> None:
+    """Without a parent tree, the walk sends regular files to the small-file batches unsized
+    (no `lstat` each); what a batch hands back (large, hard-linked, or past its bytes) the
+    walk sends on, sized by the batch's `fstat`. Every file is stored once, as it was."""
+    source = tmp_path / "source"
+    (source / "sub").mkdir(parents=True)
+    rng = random.Random(11)
+    for i in range(150):
+        (source / f"f{i:03d}").write_bytes(rng.randbytes(rng.randint(0, 15_000)))
+    (source / "large").write_bytes(rng.randbytes(300_000))
+    (source / "sub" / "inner").write_bytes(b"inner")
+    os.link(source / "f007", source / "sub" / "link-to-f007")
+    os.symlink("f001", source / "symlink")
+    settle_atimes(source)
+    regular = {p.name for p in source.rglob("*") if p.is_file() and not p.is_symlink()}
+    statted: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        statted.append(os.path.basename(os.fsdecode(path)))  # type: ignore[call-overload]
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type, call-overload]
+
+    monkeypatch.setattr(archiver_module, "_SMALL_BATCH_BYTES", 100_000)  # ~13 files a batch
+    monkeypatch.setattr(os, "stat", counting_stat)
+    options = BackupOptions(chunker=SMALL_CHUNKS, processes=processes, files=2)
+    with repo.lock(exclusive=False):
+        result = Archiver(repo, options).run(str(source))
+    monkeypatch.undo()
+
+    assert regular.isdisjoint(statted)
+    assert result.warnings == []
+    assert result.files == 154  # 152 regular files (one a second hard link) and a symlink
+    every_inode = sum(
+        {p.stat().st_ino: p.stat().st_size for p in source.rglob("*") if p.name in regular}.values()
+    )
+    # A hard link's data is read once, unless both links are read at the same moment.
+    assert result.bytes_read in (every_inode, every_inode + (source / "f007").stat().st_size)
+    _, snapshot = repo.load_snapshot(result.snapshot_id)
+    names = [n.name for n in repo.load_tree(snapshot.tree).nodes]
+    assert names == sorted(names)
+    restored = restore(repo, result.snapshot_id, str(tmp_path / "out"))
+    assert restored.ok, restored.errors
+    assert describe(tmp_path / "out") == describe(source)
 
 
 def test_identical_trees_store_their_data_once(tmp_path: Path, repo: Repository) -> None:
