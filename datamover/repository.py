@@ -272,27 +272,15 @@ class Repository:
             packed = compression.compress_if_smaller(data, self.compression_level)
             sealed = self.key.seal(data if packed is None else packed)
             uncompressed_length = 0 if packed is None else len(data)
-        return blob_id, self.save_sealed_blob(
-            blob_type, blob_id, sealed, uncompressed_length, len(data)
-        )
-
-    def save_sealed_blob(
-        self,
-        blob_type: BlobType,
-        blob_id: bytes,
-        sealed: bytes | None,
-        uncompressed_length: int,
-        length: int,
-    ) -> bool:
-        """Store a blob sealed elsewhere (see `save_blob`) unless it is known; True if it
-        was new. `sealed` None: the caller saw it was known, and only counts it."""
-        with self._state:
-            return self._save_sealed_locked(blob_type, blob_id, sealed, uncompressed_length, length)
+        blob = (blob_id, sealed, uncompressed_length, len(data))
+        return blob_id, self.save_sealed_blobs(blob_type, [blob])[0]
 
     def save_sealed_blobs(self, blob_type: BlobType, blobs: list[SealedBlob]) -> list[bool]:
-        """`save_sealed_blob` for many blobs (a batch of small files) under one lock: taken
-        per blob (by the threads taking the workers' answers, and the uploads'), the lock
-        and its checks took a third of a small file's time in `save_sealed_blob`."""
+        """Store blobs sealed elsewhere (see `save_blob`) unless they are known; whether each
+        was new. A blob whose sealed bytes are None was seen known by the caller, and is
+        only counted. One lock for all (a batch of small files): taken once per blob, by
+        the threads that take the workers' answers and by the uploads', it made saving a
+        small file's blob cost 6 us instead of 4."""
         with self._state:
             return [self._save_sealed_locked(blob_type, *blob) for blob in blobs]
 

@@ -2,7 +2,7 @@
 
 Per file, a worker (see `datamover.workerpool`) sends back its status, its node's JSON and
 its sealed blob; the backup's process only adds the blob to a pack
-(`Repository.save_sealed_blob`).
+(`Repository.save_sealed_blobs`).
 """
 
 from __future__ import annotations
