@@ -9,8 +9,10 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -342,6 +344,44 @@ def test_a_full_backup_leaves_a_regular_files_lstat_to_its_reader(
     restored = restore(repo, result.snapshot_id, str(tmp_path / "out"))
     assert restored.ok, restored.errors
     assert describe(tmp_path / "out") == describe(source)
+
+
+def test_a_worker_dying_mid_backup_fails_the_backup_without_hanging(
+    tmp_path: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the small-file workers die after their first answer, every later batch fails:
+    the walk, and its wait for the batches at the end, stop; the backup fails naming the
+    workers, and saves no snapshot."""
+    source = tmp_path / "source"
+    for d in range(4):
+        (source / f"d{d}").mkdir(parents=True)
+        for i in range(300):
+            (source / f"d{d}" / f"f{i:03d}").write_bytes(b"data %d %d" % (d, i))
+    real_done = Archiver._small_files_done
+
+    def kill_workers_then_take(self: Archiver, *args: Any) -> None:
+        if self._small_files is not None:
+            for worker in self._small_files._workers:
+                worker.kill()
+        real_done(self, *args)
+
+    monkeypatch.setattr(Archiver, "_small_files_done", kill_workers_then_take)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with repo.lock(exclusive=False):
+                Archiver(repo, BackupOptions(chunker=SMALL_CHUNKS, processes=2)).run(str(source))
+        except BaseException as exc:
+            failures.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(timeout=120)
+    assert not runner.is_alive(), "the backup hung"
+    (failure,) = failures
+    assert "worker process failed" in str(failure)
+    assert repo.list_snapshots() == []
 
 
 def test_identical_trees_store_their_data_once(tmp_path: Path, repo: Repository) -> None:
