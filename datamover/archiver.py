@@ -141,6 +141,24 @@ class _FileRead:
     changed: bool
 
 
+class _SmallBatch:
+    """Small files bound for one worker request: at most `_SMALL_BATCH_FILES`, and
+    `_SMALL_BATCH_BYTES` as far as their sizes are known (the worker keeps to the bytes
+    of files it is sent unsized)."""
+
+    __slots__ = ("files", "size")
+
+    def __init__(self) -> None:
+        self.files: list[tuple[Entry | Listed, int]] = []
+        self.size = 0
+
+    def add(self, entry: Entry | Listed, slot: int, size: int = 0) -> bool:
+        """Add a file (and its size, if known); whether the batch is now full."""
+        self.files.append((entry, slot))
+        self.size += size
+        return len(self.files) >= _SMALL_BATCH_FILES or self.size >= _SMALL_BATCH_BYTES
+
+
 class _PreparedDir(NamedTuple):
     """A subdirectory's tree in the parent snapshot, and a worker's comparison with it."""
 
@@ -537,8 +555,7 @@ class Archiver:
         )
         # Small files go to the worker processes in batches: one hand-off per file would
         # make this thread (which needs the GIL for every file) the bottleneck.
-        batch: list[tuple[Entry | Listed, int]] = []
-        batch_bytes = 0
+        batch = _SmallBatch()
         has_data = self._has_data
         for entry in items:
             self._check_failed()
@@ -551,10 +568,9 @@ class Archiver:
             if self._excluded(entry_rel):
                 continue
             if isinstance(entry, Listed):  # a regular file, sized by the worker reading it
-                batch.append((entry, job.add_slot()))
-                if len(batch) >= _SMALL_BATCH_FILES:
-                    self._submit_small(job, batch)
-                    batch = []
+                if batch.add(entry, job.add_slot()):
+                    self._submit_small(job, batch.files)
+                    batch = _SmallBatch()
                 continue
             kind = entry.type
             if kind not in (NodeType.FILE, NodeType.DIR, NodeType.SYMLINK):
@@ -570,21 +586,19 @@ class Archiver:
                     continue
             slot = job.add_slot()
             if kind is NodeType.FILE:
-                if entry.st.st_size >= self._chunker.params.min_size or entry.st.st_nlink > 1:
-                    self._submit_files(job, [(entry, slot)])  # (hard links: read once)
+                if self._for_a_file_thread(entry.st):
+                    self._submit_files(job, [(entry, slot)])
                     continue
-                batch.append((entry, slot))
-                batch_bytes += entry.st.st_size
-                if len(batch) >= _SMALL_BATCH_FILES or batch_bytes >= _SMALL_BATCH_BYTES:
-                    self._submit_small(job, batch)
-                    batch, batch_bytes = [], 0
+                if batch.add(entry, slot, entry.st.st_size):
+                    self._submit_small(job, batch.files)
+                    batch = _SmallBatch()
             elif kind is NodeType.SYMLINK:
                 old_link = parent.node(entry.name, kind) if parent is not None else None
                 job.complete(slot, self._symlink_node(entry, old_link))
             else:
-                if batch:
-                    self._submit_small(job, batch)
-                    batch, batch_bytes = [], 0
+                if batch.files:
+                    self._submit_small(job, batch.files)
+                    batch = _SmallBatch()
                 old_id = old_dirs.get(entry.name)
                 try:
                     prepared = old_subdirs.get((entry.path, old_id)) if old_id is not None else None
@@ -607,8 +621,8 @@ class Archiver:
                     self._walk(entry.path, entry_rel, child, old_tree, scanned)
                 finally:
                     child.seal()
-        if batch:
-            self._submit_small(job, batch)
+        if batch.files:
+            self._submit_small(job, batch.files)
 
     def _take_unchanged(self, job: _DirJob, node: EncodedFile) -> None:
         """Count a file taken from the parent snapshot without reading it, and add it."""
@@ -688,14 +702,13 @@ class Archiver:
         past a batch's bytes), as the walk sends a file it has `lstat`ed; at the walk's end,
         until every batch is answered. (The walk's thread does this because it alone waits
         for file slots: the threads that take the answers release them.)"""
-        batches: dict[_DirJob, tuple[list[tuple[Entry | Listed, int]], int]] = {}
-        min_size = self._chunker.params.min_size
+        batches: dict[_DirJob, _SmallBatch] = {}
         while True:
             try:
                 job, entry, slot = self._handed_back.get_nowait()
             except queue.Empty:
-                for job, (batch, _) in batches.items():
-                    self._submit_small(job, batch)
+                for job, batch in batches.items():
+                    self._submit_small(job, batch.files)
                 batches.clear()
                 if until_all_answered and self._wait_for_handed_back():
                     continue
@@ -703,16 +716,16 @@ class Archiver:
             if self._failure is not None:
                 job.complete(slot, None)
                 continue
-            if entry.st.st_size >= min_size or entry.st.st_nlink > 1:
-                self._submit_files(job, [(entry, slot)])  # (hard links: read once)
+            if self._for_a_file_thread(entry.st):
+                self._submit_files(job, [(entry, slot)])
                 continue
-            batch, batch_bytes = batches.pop(job, ([], 0))
-            batch.append((entry, slot))
-            batch_bytes += entry.st.st_size
-            if len(batch) >= _SMALL_BATCH_FILES or batch_bytes >= _SMALL_BATCH_BYTES:
-                self._submit_small(job, batch)
-            else:
-                batches[job] = (batch, batch_bytes)
+            if batches.setdefault(job, _SmallBatch()).add(entry, slot, entry.st.st_size):
+                self._submit_small(job, batches.pop(job).files)
+
+    def _for_a_file_thread(self, st: os.stat_result) -> bool:
+        """Files of a chunk or more, and hard-linked ones (read once for all their names),
+        are read by the file threads; the others go in small-file batches."""
+        return st.st_size >= self._chunker.params.min_size or st.st_nlink > 1
 
     def _wait_for_handed_back(self) -> bool:
         """Wait until a file is handed back (True) or every batch is answered (False)."""
