@@ -94,6 +94,24 @@ def stop(process: ManagedProcess, *, timeout: float = 15.0) -> None:
     _reap(process.pid)
 
 
+def kill(process: ManagedProcess, *, timeout: float = 30.0) -> None:
+    """SIGKILL the process alone (a crash, as tests simulate one) and return once it is
+    gone, reaped if it was our child. The signal is only queued: until the process has
+    exited, `alive` still says True (so `up` would not start it again), and a zombie still
+    answers `kill(pid, 0)` (so its repository lock would not look stale)."""
+    proc = process.handle()
+    if proc is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while process.alive:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{process.name} (pid {process.pid}) outlived SIGKILL")
+        time.sleep(0.02)
+    _reap(process.pid)
+
+
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,8 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from activities.repository import open_repository
+from devstack import processes, state
 from devstack import stack as devstack
-from devstack import state
 from devstack.info import StackInfo
 from lifeboat.client import LifeboatClient, Run, RunFailedError
 from lifeboat.contracts.volumes import CopyProgress
@@ -114,7 +113,7 @@ async def test_killed_node_agent_copy_resumes_from_its_checkpoint(
     progress = await copy_heartbeat(lifeboat, run, finished_file=True)
     assert progress.bytes_uploaded < size, "killed too late: the copy had uploaded everything"
     agent = state.load(stack.home).processes[f"agent-{volume.node}"]  # type: ignore[union-attr]
-    os.kill(agent.pid, signal.SIGKILL)
+    await asyncio.to_thread(processes.kill, agent)
     await asyncio.to_thread(devstack.up, stack.home, clusters=("dev", "dev2"))
 
     point = await run.result()
