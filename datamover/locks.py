@@ -54,19 +54,36 @@ class LockInfo(BaseModel):
             return True
         if self.hostname != socket.gethostname():
             return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        return _has_exited(self.pid)
 
     def describe(self) -> str:
         kind = "exclusive" if self.exclusive else "shared"
         return (
             f"{kind} lock of PID {self.pid} on {self.hostname} by {self.username} since {self.time}"
         )
+
+
+def _has_exited(pid: int) -> bool:
+    """Whether a process of this host is gone, or a zombie: it has exited and its parent
+    has not reaped it yet. A zombie still answers `kill(pid, 0)`, as restic checks, but it
+    refreshes no lock; one left by a crashed agent whose parent is slow to reap would
+    otherwise hold off every gc for half an hour."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            fields = stat_file.read()
+    except FileNotFoundError:  # reaped meanwhile
+        return True
+    except OSError:  # no /proc here: as restic, alive
+        return False
+    # "pid (comm) state ...": the name may hold spaces and parentheses, the state follows
+    # the last parenthesis.
+    return fields.rpartition(b")")[2].split()[:1] in ([b"Z"], [b"X"])
 
 
 def _new_info(exclusive: bool) -> LockInfo:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,6 +45,32 @@ def test_stale_locks_are_ignored(repo: Repository) -> None:
     save_unpacked(repo.backend, repo.key, FileType.LOCKS, dead.to_json())
     with repo.lock(exclusive=True) as held:
         assert held.exclusive
+
+
+def test_a_zombies_lock_is_stale_and_a_live_processs_is_not() -> None:
+    """A crashed process its parent has not reaped yet still answers `kill(pid, 0)`."""
+    exited = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 30
+    while _state_of(exited.pid) != "Z":  # exited, not reaped: a zombie
+        assert time.monotonic() < deadline, "the child never became a zombie"
+        time.sleep(0.01)
+    try:
+        os.kill(exited.pid, 0)  # (what restic checks: it answers)
+        zombie = LockInfo(
+            time=GoTime.now(), exclusive=False, hostname=socket.gethostname(), pid=exited.pid
+        )
+        assert zombie.is_stale()
+    finally:
+        exited.wait()
+    assert zombie.is_stale()  # reaped: gone
+    alive = LockInfo(
+        time=GoTime.now(), exclusive=False, hostname=socket.gethostname(), pid=os.getpid()
+    )
+    assert not alive.is_stale()
+
+
+def _state_of(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
 
 
 def test_a_lock_checked_later_sees_a_racing_exclusive_lock(
