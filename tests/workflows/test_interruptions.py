@@ -69,6 +69,27 @@ async def copy_heartbeat(
         await asyncio.sleep(0.2)
 
 
+async def result_within(
+    lifeboat: LifeboatClient, run: Run[Any, Any], seconds: float, agent: processes.ManagedProcess
+) -> Any:
+    """The run's result; past `seconds`, a failure that says where the run stands (its
+    pending activities) and what the agent logged, instead of the suite's bare timeout."""
+    try:
+        return await asyncio.wait_for(run.result(), seconds)
+    except TimeoutError:
+        described = await lifeboat.temporal.get_workflow_handle(run.workflow_id).describe()
+        pending = [
+            f"{p.activity_type.name} attempt {p.attempt} state {p.state} "
+            f"last failure {p.last_failure.message!r}"
+            for p in described.raw_description.pending_activities
+        ]
+        alive = "alive" if agent.alive else "dead"
+        pytest.fail(
+            f"the run did not end in {seconds} s; pending: {pending}; "
+            f"agent {agent.name} ({alive}) logged:\n{agent.log_tail(40)}"
+        )
+
+
 async def copy_attempts(lifeboat: LifeboatClient, run: Run[Any, Any]) -> int:
     """The attempt number of the volume copy that completed, from the run's history."""
     history = await lifeboat.temporal.get_workflow_handle(run.workflow_id).fetch_history()
@@ -115,8 +136,10 @@ async def test_killed_node_agent_copy_resumes_from_its_checkpoint(
     agent = state.load(stack.home).processes[f"agent-{volume.node}"]  # type: ignore[union-attr]
     await asyncio.to_thread(processes.kill, agent)
     await asyncio.to_thread(devstack.up, stack.home, clusters=("dev", "dev2"))
+    restarted = state.load(stack.home).processes[agent.name]  # type: ignore[union-attr]
+    assert restarted.pid != agent.pid and restarted.alive, restarted.log_tail()
 
-    point = await run.result()
+    point = await result_within(lifeboat, run, 180, restarted)
     assert point.status is RecoveryPointStatus.COMPLETED
     [copied] = point.volumes
     assert copied.method is BackupMethod.HOST_VOLUME
