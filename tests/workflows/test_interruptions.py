@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,18 @@ async def copy_heartbeat(
     copy resumes instead of starting over (and does not read that file again)."""
     handle = lifeboat.temporal.get_workflow_handle(run.workflow_id)
     converter = lifeboat.temporal.data_converter.payload_converter
+    deadline = time.monotonic() + 120
     while True:
         described = await handle.describe()
         assert described.status == WorkflowExecutionStatus.RUNNING, (
             f"the run ended ({described.status}) before its copy stored a checkpoint"
         )
+        if time.monotonic() > deadline:
+            waiting = [
+                f"{p.activity_type.name} attempt {p.attempt} state {p.state}"
+                for p in described.raw_description.pending_activities
+            ]
+            pytest.fail(f"no copy checkpoint within 120 s; pending: {waiting}")
         for pending in described.raw_description.pending_activities:
             payloads = pending.heartbeat_details.payloads
             if pending.activity_type.name == "volume.copy" and payloads:
