@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -20,8 +18,8 @@ import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import ScheduleActionExecutionStartWorkflow
 
+from devstack import processes, state
 from devstack import stack as devstack
-from devstack import state
 from devstack.info import StackInfo
 from lifeboat.client import LifeboatClient
 from lifeboat.contracts.expiry import ExpiryResult
@@ -159,13 +157,7 @@ async def test_an_expiry_due_while_the_control_worker_is_down_happens_once_it_is
     point = await run.result()
     assert point.status is RecoveryPointStatus.COMPLETED
     control = state.load(stack.home).processes["agent-control"]  # type: ignore[union-attr]
-    os.kill(control.pid, signal.SIGTERM)
-    for _ in range(300):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(control.pid, 0)
-            await asyncio.sleep(0.1)
-            continue
-        break
+    await asyncio.to_thread(processes.stop, control)  # SIGTERM; gone (and reaped) after
     # Every worker of the expiry is down when its time comes, and a while after.
     await asyncio.sleep(seconds_until(point.expires_at) + 3)
     assert repository_snapshots(restic, point)  # nothing could expire it
