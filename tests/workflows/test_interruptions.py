@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from temporalio.client import WorkflowExecutionStatus
 
 from activities.repository import open_repository
@@ -32,6 +33,19 @@ def random_files(root: Path) -> None:
         with (root / f"blob-{index}.bin").open("wb") as out:
             for _ in range(BLOCKS_PER_FILE):
                 out.write(os.urandom(BLOCK))
+
+
+@pytest_asyncio.fixture
+async def left_running(lifeboat: LifeboatClient) -> AsyncIterator[list[Run[Any, Any]]]:
+    """Runs a test started; any still running after it (it failed) is terminated, so its
+    copy stops at its next heartbeat and lets go of the repository's lock, which later
+    tests' gc and maintenance would otherwise wait for."""
+    runs: list[Run[Any, Any]] = []
+    yield runs
+    for run in runs:
+        handle = lifeboat.temporal.get_workflow_handle(run.workflow_id)
+        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            await handle.terminate("left running by a failed test")
 
 
 @pytest.fixture
@@ -120,6 +134,7 @@ async def test_killed_node_agent_copy_resumes_from_its_checkpoint(
     stack: StackInfo,
     repository_digest: Callable[[str], str],
     restic: Callable[..., str],
+    left_running: list[Run[Any, Any]],
 ) -> None:
     volume = big_app.volumes["big"]
     size = FILES * BLOCKS_PER_FILE * BLOCK
@@ -139,6 +154,7 @@ async def test_killed_node_agent_copy_resumes_from_its_checkpoint(
             }
         )
     )
+    left_running.append(run)
     progress = await copy_heartbeat(lifeboat, run, finished_file=True)
     assert progress.bytes_uploaded < size, "killed too late: the copy had uploaded everything"
     agent = state.load(stack.home).processes[f"agent-{volume.node}"]  # type: ignore[union-attr]
@@ -174,10 +190,12 @@ async def test_cancel_mid_copy_leaves_nothing_behind(
     kube: Any,
     run_id_of: Any,
     restic: Callable[..., str],
+    left_running: list[Run[Any, Any]],
 ) -> None:
     run = await lifeboat.start_backup(
         BackupRequest(cluster="dev", selection={"include_namespaces": [big_app.namespace]})
     )
+    left_running.append(run)
     await copy_heartbeat(lifeboat, run)
     run_id = await run_id_of(run)
     # Mid-copy from a snapshot: a VolumeSnapshot, a PVC made from it and a mounter pod.
@@ -191,6 +209,43 @@ async def test_cancel_mid_copy_leaves_nothing_behind(
     # The run ended only once its copy had stopped and let go of its repository lock.
     out = restic("check")
     assert "no errors were found" in out
+
+
+async def test_a_terminated_runs_copy_stops_and_lets_go_of_its_lock(
+    lifeboat: LifeboatClient,
+    big_app: Any,
+    kube: Any,
+    config: Any,
+    restic: Callable[..., str],
+    left_running: list[Run[Any, Any]],
+) -> None:
+    """Terminating a run (the Web UI's Terminate) runs none of its clean-up, but its copy
+    learns at its next heartbeat that the run is gone, stops, and removes its repository
+    lock: the repository is not held until the lock goes stale."""
+
+    def locks() -> set[str]:
+        return set(restic("list", "locks", "--no-lock").split())
+
+    open_repository(config.storage_locations["default"], create=True).close()
+    before = locks()
+    run = await lifeboat.start_backup(
+        BackupRequest.model_validate(
+            {
+                "cluster": "dev",
+                "selection": {"include_namespaces": [big_app.namespace]},
+                "options": {"snapshot_before_backup": False, "datamover_bandwidth_limit_mib": 20},
+            }
+        )
+    )
+    left_running.append(run)
+    await copy_heartbeat(lifeboat, run)
+    assert locks() - before, "the copy holds no lock"
+    await lifeboat.temporal.get_workflow_handle(run.workflow_id).terminate("by the test")
+    deadline = time.monotonic() + 60
+    while locks() - before:
+        assert time.monotonic() < deadline, "the terminated run's copy still holds its lock"
+        await asyncio.sleep(0.5)
+    assert kube.managed_objects("dev") == []  # (a copy from the node's directory makes none)
 
 
 async def test_a_backup_started_during_garbage_collection_waits_for_its_lock(
