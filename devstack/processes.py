@@ -98,9 +98,8 @@ def kill(process: ManagedProcess, *, timeout: float = 30.0) -> None:
     """SIGKILL the process alone (a crash, as tests simulate one) and return once it is
     gone, reaped if it was our child. The signal is only queued: until the process has
     exited, `alive` still says True (so `up` would not start it again), and a zombie still
-    answers `kill(pid, 0)` (so its repository lock would not look stale)."""
-    proc = process.handle()
-    if proc is None:
+    answers `kill(pid, 0)` (so restic would not take its repository lock for stale)."""
+    if not process.alive:
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(process.pid, signal.SIGKILL)
