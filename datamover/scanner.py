@@ -69,33 +69,35 @@ def list_dir(path: str) -> Iterator[Entry]:
 
     Entries that vanish between listing and `lstat` are left out: a live volume changes.
     """
-    fd = open_dir(path)
-    prefix = path if path.endswith("/") else path + "/"  # (os.path.join costs more)
-    try:
-        with os.scandir(fd) as it:
-            names = sorted((e.name for e in it), key=os.fsencode)
-        for name in names:
-            entry = _lstat_entry(fd, prefix, name)
+    with _sorted_listing(path) as (fd, prefix, listed):
+        for item in listed:
+            entry = _lstat_entry(fd, prefix, item.name)
             if entry is not None:
                 yield entry
-    finally:
-        os.close(fd)
 
 
 def list_dir_files_unstated(path: str) -> Iterator[Entry | Listed]:
     """`list_dir`, but regular files (by the file type the listing gives) as `Listed`."""
-    fd = open_dir(path)
-    prefix = path if path.endswith("/") else path + "/"
-    try:
-        with os.scandir(fd) as it:
-            listed = sorted(
-                ((e.name, e.is_file(follow_symlinks=False)) for e in it),
-                key=lambda item: os.fsencode(item[0]),
-            )
-        for name, regular in listed:
-            entry = Listed(name, prefix + name) if regular else _lstat_entry(fd, prefix, name)
+    with _sorted_listing(path) as (fd, prefix, listed):
+        for item in listed:
+            name = item.name
+            if item.is_file(follow_symlinks=False):
+                yield Listed(name, prefix + name)
+                continue
+            entry = _lstat_entry(fd, prefix, name)
             if entry is not None:
                 yield entry
+
+
+@contextlib.contextmanager
+def _sorted_listing(path: str) -> Iterator[tuple[int, str, list[os.DirEntry[str]]]]:
+    """The directory opened (never through a symlink), the prefix of its entries' paths,
+    and its entries sorted by name as bytes (restic's order)."""
+    fd = open_dir(path)
+    try:
+        with os.scandir(fd) as it:
+            listed = sorted(it, key=lambda entry: os.fsencode(entry.name))
+        yield fd, path if path.endswith("/") else path + "/", listed  # (os.path.join costs more)
     finally:
         os.close(fd)
 
