@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus
 
 from activities.repository import open_repository
 from devstack import processes, state
@@ -69,11 +69,9 @@ async def copy_heartbeat(
             f"the run ended ({described.status}) before its copy stored a checkpoint"
         )
         if time.monotonic() > deadline:
-            waiting = [
-                f"{p.activity_type.name} attempt {p.attempt} state {p.state}"
-                for p in described.raw_description.pending_activities
-            ]
-            pytest.fail(f"no copy checkpoint within 120 s; pending: {waiting}")
+            pytest.fail(
+                f"no copy checkpoint within 120 s; pending: {pending_activities(described)}"
+            )
         for pending in described.raw_description.pending_activities:
             payloads = pending.heartbeat_details.payloads
             if pending.activity_type.name == "volume.copy" and payloads:
@@ -100,16 +98,20 @@ async def result_within(
         return await asyncio.wait_for(run.result(), seconds)
     except TimeoutError:
         described = await lifeboat.temporal.get_workflow_handle(run.workflow_id).describe()
-        pending = [
-            f"{p.activity_type.name} attempt {p.attempt} state {p.state} "
-            f"last failure {p.last_failure.message!r}"
-            for p in described.raw_description.pending_activities
-        ]
         alive = "alive" if agent.alive else "dead"
         pytest.fail(
-            f"the run did not end in {seconds} s; pending: {pending}; "
+            f"the run did not end in {seconds} s; pending: {pending_activities(described)}; "
             f"agent {agent.name} ({alive}) logged:\n{agent.log_tail(40)}"
         )
+
+
+def pending_activities(described: WorkflowExecutionDescription) -> list[str]:
+    """Where a run stands, for a failure's message: its pending activities."""
+    return [
+        f"{p.activity_type.name} attempt {p.attempt} state {p.state} "
+        f"last failure {p.last_failure.message!r}"
+        for p in described.raw_description.pending_activities
+    ]
 
 
 async def copy_attempts(lifeboat: LifeboatClient, run: Run[Any, Any]) -> int:
