@@ -11,7 +11,8 @@ far heavier than the worker's own. It imports only its handler's module. Its fir
 names the handler (``"module:factory"``) and the factory's setup (key material travels
 through the pipe, never argv or the environment); then each request gets one answer, in
 order. A request may carry large bytes as `pickle.PickleBuffer`s: they are sent after its
-pickle as they are, instead of being copied into it (a restore sends each range of a pack).
+pickle as they are, instead of being copied into it (a restore sends each range of a pack),
+and reach the handler as views of the worker's receive buffer (see `datamover.frames`).
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ import importlib
 import os
 import pickle
 import queue
+import struct
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
+
+from datamover.frames import FrameReader, FrameWriter
 
 _WORKER_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONUTF8", "TMPDIR")
 REQUESTS_PER_WORKER = 2
@@ -185,7 +188,7 @@ class _Worker:
     """One worker process and its two pipes."""
 
     def __init__(
-        self, process: subprocess.Popen[bytes], requests: Connection, answers: Connection
+        self, process: subprocess.Popen[bytes], requests: FrameWriter, answers: FrameReader
     ) -> None:
         self._process = process
         self._requests = requests
@@ -210,9 +213,7 @@ class _Worker:
             raise
         os.close(request_r)
         os.close(answer_w)
-        worker = cls(
-            process, Connection(request_w, readable=False), Connection(answer_r, writable=False)
-        )
+        worker = cls(process, FrameWriter(request_w), FrameReader(answer_r))
         worker.send((handler, setup))
         return worker
 
@@ -223,7 +224,7 @@ class _Worker:
         message.send(self._requests)
 
     def receive(self) -> Any:
-        return pickle.loads(self._answers.recv_bytes())  # noqa: S301 - our own child
+        return pickle.loads(self._answers.frame())  # noqa: S301 - our own child
 
     def describe_end(self, exc: BaseException) -> str:
         """Why talking to the worker failed: mostly, that it is gone."""
@@ -239,8 +240,7 @@ class _Worker:
 
     def end_requests(self) -> None:
         """No more requests: the worker exits once it has answered the last."""
-        with contextlib.suppress(OSError):
-            self._requests.close()
+        self._requests.close()
 
     def stop(self) -> None:
         self.end_requests()
@@ -253,8 +253,8 @@ class _Worker:
 
 
 class _Message(NamedTuple):
-    """A request as sent: a count of out-of-band buffers and the pickle in one piece, then
-    each buffer in a piece of its own."""
+    """A request as sent: one frame (how many out-of-band buffers, their sizes, the pickle),
+    then the buffers' bytes as they are."""
 
     head: bytes
     buffers: list[pickle.PickleBuffer]
@@ -265,24 +265,40 @@ class _Message(NamedTuple):
         data = pickle.dumps(request, protocol=5, buffer_callback=buffers.append)
         if len(buffers) > 255:
             raise ValueError("a request carries at most 255 out-of-band buffers")
-        return cls(bytes((len(buffers),)) + data, buffers)
+        sizes = [buffer.raw().nbytes for buffer in buffers]
+        head = struct.pack(f"<B{len(sizes)}Q", len(sizes), *sizes)
+        return cls(head + data, buffers)
 
-    def send(self, connection: Connection) -> None:
-        connection.send_bytes(self.head)
-        for buffer in self.buffers:
-            connection.send_bytes(buffer.raw())
+    def send(self, writer: FrameWriter) -> None:
+        writer.write(self.head, *(buffer.raw() for buffer in self.buffers))
 
     @staticmethod
-    def receive(connection: Connection) -> Any:
-        """The next request (its buffers as `bytes`); EOFError once there are no more."""
-        head = connection.recv_bytes()
-        buffers = [connection.recv_bytes() for _ in range(head[0])]
-        return pickle.loads(memoryview(head)[1:], buffers=buffers)  # noqa: S301 - our parent
+    def receive(reader: FrameReader) -> Any:
+        """The next request, its buffers as read-only views of `reader`'s buffer (valid
+        until the next request is received); EOFError once there are no more."""
+        head = reader.frame()
+        count = head[0]
+        sizes = struct.unpack_from(f"<{count}Q", head, 1)
+        raw = reader.raw(sum(sizes))
+        buffers, offset = [], 0
+        for size in sizes:
+            buffers.append(raw[offset : offset + size])
+            offset += size
+        return pickle.loads(head[1 + 8 * count :], buffers=buffers)  # noqa: S301 - our parent
 
 
 def echo(setup: object) -> Callable[[object], object]:
     """A handler that answers each request with `(setup, request)`: a worker's health check."""
-    return lambda request: (setup, request)
+    return lambda request: (setup, _owned(request))
+
+
+def _owned(value: object) -> object:
+    """`value` with the views of the receive buffer in it (a request's buffers) copied."""
+    if isinstance(value, memoryview):
+        return value.tobytes()
+    if isinstance(value, tuple | list):
+        return type(value)(_owned(item) for item in value)
+    return value
 
 
 def _widen_pipe(fd: int) -> None:
@@ -304,7 +320,7 @@ def worker_environment() -> dict[str, str]:
     return env
 
 
-def _serve(requests: Connection, answers: Connection) -> None:
+def _serve(requests: FrameReader, answers: FrameWriter) -> None:
     gc.disable()  # short-lived, and the handlers make no reference cycles
     handler, setup = _Message.receive(requests)
     module_name, factory = handler.split(":")
@@ -316,7 +332,7 @@ def _serve(requests: Connection, answers: Connection) -> None:
             return
         answer = serve_one(request)
         try:
-            answers.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+            answers.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
         except BrokenPipeError:
             return  # the parent is gone (killed): nobody wants the answer
 
@@ -325,9 +341,7 @@ if __name__ == "__main__":
     # Through the module's real name, like everything the handlers pickle.
     from datamover import workerpool
 
-    workerpool._serve(
-        Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
-    )
+    workerpool._serve(FrameReader(int(sys.argv[1])), FrameWriter(int(sys.argv[2])))
     # Every answer is written; tearing the interpreter down would only delay the caller,
     # who waits for this exit.
     os._exit(0)
