@@ -9,20 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from datamover import locks
+from datamover import budget, locks
 from datamover.api import backup, restore
 from datamover.backend.base import FileType
 from datamover.backend.local import LocalBackend
-from datamover.blobs import BlobType
+from datamover.blobs import BlobType, PackedBlob
 from datamover.check import check
 from datamover.chunker import ChunkerParams
 from datamover.errors import RepositoryLockedError
 from datamover.gotime import GoTime
 from datamover.jobs import BackupOptions, RestoreOptions
+from datamover.kdf import ScryptParams
 from datamover.locks import LockInfo
 from datamover.modes import GO_MODE_DIR, GO_MODE_SYMLINK, NodeType
 from datamover.repository import Repository
-from datamover.restorer import UnsafeNameError, check_name
+from datamover.restorer import _MAX_SPANS, Restorer, UnsafeNameError, _spans, check_name
 from datamover.snapshots import Snapshot
 from datamover.tree import Node, Tree
 from datamover.unpacked import save_unpacked
@@ -272,3 +273,76 @@ def test_a_restore_meeting_a_racing_exclusive_lock_writes_no_content(
     with pytest.raises(RepositoryLockedError, match=r"already locked.*gc-host"):
         restore(repo, snapshot_id, str(target), RestoreOptions(processes=processes))
     assert not [p for p in target.rglob("*") if p.is_file() and p.stat().st_size]
+
+
+def test_a_pack_is_read_in_one_request_unless_a_gap_of_megabytes_splits_it(
+    tmp_path: Path, repo_dir: Path, fast_kdf: ScryptParams
+) -> None:
+    """Requests have a cost of their own (SeaweedFS: ~4.5 ms of CPU for any range up to
+    4 MiB): a default pack of 16 MiB is read in one, and only a gap of more than 4 MiB
+    between needed blobs is worth a second."""
+    source = tmp_path / "source"
+    source.mkdir()
+    rng = random.Random(7)
+    for name in ("a", "b", "c"):
+        (source / name).write_bytes(rng.randbytes(6 * 1024 * 1024))
+    repo = Repository.init(LocalBackend(repo_dir), PASSWORD, kdf_params=fast_kdf)
+    try:
+        snapshot_id = backup(repo, str(source), BackupOptions(files=1)).snapshot_id
+        _, snapshot = repo.load_snapshot(snapshot_id)
+        packs_of: dict[str, set[str]] = {
+            node.name: {repo.index.lookup(BlobType.DATA, blob)[0][0].hex() for blob in content}
+            for node in repo.load_tree(snapshot.tree).nodes
+            if (content := node.content)
+        }
+        requests: list[str] = []
+        load = repo.backend.load
+
+        def counted(file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
+            requests.append(name)
+            return load(file_type, name, offset, length)
+
+        repo.backend.load = counted  # type: ignore[method-assign]
+        whole = restore(repo, snapshot_id, str(tmp_path / "whole"), RestoreOptions())
+        whole_requests = list(requests)
+        requests.clear()
+        ends = restore(repo, snapshot_id, str(tmp_path / "ends"), RestoreOptions(exclude=["b"]))
+    finally:
+        repo.close()
+
+    assert whole.ok and ends.ok
+    (shared,) = packs_of["a"] & packs_of["b"] & packs_of["c"]  # 16 MiB and more
+    data_packs = set().union(*packs_of.values())
+    assert sorted(r for r in whole_requests if r in data_packs) == sorted(data_packs)
+    assert requests.count(shared) == 2  # /a, then /c past /b
+    assert _tree_files(tmp_path / "ends") == {
+        "a": (source / "a").read_bytes(),
+        "c": (source / "c").read_bytes(),
+    }
+
+
+def test_a_worker_gets_the_runs_of_its_blobs_not_the_range_around_them() -> None:
+    def blob(offset: int, length: int) -> PackedBlob:
+        return PackedBlob(BlobType.DATA, offset.to_bytes(32, "big"), offset, length, 0)
+
+    data = bytes(range(256)) * 4
+    spans = _spans([blob(100, 10), blob(110, 5), blob(300, 20)], data[100:], 100)
+    assert [(first, bytes(memoryview(piece))) for first, piece in spans] == [
+        (100, data[100:115]),
+        (300, data[300:320]),
+    ]
+    scattered = [blob(2 * i, 1) for i in range(_MAX_SPANS + 1)]
+    ((first, piece),) = _spans(scattered, data, 0)
+    assert (first, bytes(memoryview(piece))) == (0, data[: 2 * _MAX_SPANS + 1])
+
+
+@pytest.mark.parametrize(("limit_mib", "max_range"), [(1024, 24 << 20), (512, 8 << 20)])
+def test_ranges_span_a_whole_pack_unless_that_costs_a_worker(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch, limit_mib: int, max_range: int
+) -> None:
+    monkeypatch.setattr(budget, "usable_cpus", lambda: 2)
+    restorer = Restorer(repo, RestoreOptions(memory_limit_mib=limit_mib))
+    restorer._fetcher.shutdown()
+    restorer._tree_pool.shutdown()
+
+    assert (restorer._max_range, restorer._processes) == (max_range, 2)
