@@ -258,6 +258,8 @@ class Restorer:
         self._fetcher = ThreadPoolExecutor(options.files, thread_name_prefix="restore")
         self._fetches: list[Future[None]] = []
         self._planned_since_flush = 0
+        self._latest_pack = b""
+        """The pack of the latest planned file's last blob (see `_flush`)."""
         self._one_blob_count = 0
         # Asked for, workers start at once; by default when worth it.
         self._pool_after = 0 if options.processes is not None else WORTH_A_POOL
@@ -314,7 +316,7 @@ class Restorer:
             finally:
                 os.close(root_fd)
                 self._tree_pool.shutdown(wait=False, cancel_futures=True)
-            self._flush()
+            self._flush(last=True)
         self._make_hard_links()
         for path, meta, stays in reversed(self._dirs):  # the deepest first
             if stays or not self._removed_if_empty(path):
@@ -488,6 +490,7 @@ class Restorer:
                 return
             pack_id, blob = location
             needs.setdefault(pack_id, {}).setdefault(blob, []).append(_Target(state, 0))
+            self._latest_pack = pack_id
         else:
             placed: list[tuple[bytes, PackedBlob, _Target]] = []
             offset = 0
@@ -501,6 +504,7 @@ class Restorer:
                 offset += blob.plaintext_length
             for pack_id, blob, target in placed:
                 needs.setdefault(pack_id, {}).setdefault(blob, []).append(target)
+                self._latest_pack = pack_id
         self._planned_since_flush += 1
         if self._planned_since_flush >= _FLUSH_FILES:
             self._flush()
@@ -571,13 +575,18 @@ class Restorer:
             stop.set()
             reporter.join()
 
-    def _flush(self) -> None:
+    def _flush(self, *, last: bool = False) -> None:
         """Hand what was planned since the last flush to the fetch threads, one range of a
         pack each. Ranges, not packs, are the unit of work: a backup of small files fills a
         few packs with thousands of files each, and one thread per pack left most idle.
-        (A blob needed again by a later flush is fetched again: a backup stores the files
-        of a directory together, so that is rare.)"""
+
+        The pack the latest file was found in waits for the next flush (unless this is the
+        `last`): a backup stores files in the order of the tree, so the next files are
+        likely in it too, and it is read once instead of once per flush. (A blob needed
+        again by a later flush is fetched again: rare, for the same reason.)"""
         needs, self._needs = self._needs, {}
+        if not last and self._latest_pack in needs:
+            self._needs[self._latest_pack] = needs.pop(self._latest_pack)
         self._planned_since_flush = 0
         if not needs:
             return

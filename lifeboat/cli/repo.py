@@ -189,7 +189,7 @@ def _pattern_option(*names: str, help: str) -> Callable[[Callable[P, R]], Callab
 @_pattern_option("--exclude", "-e", help="restore all but what matches (repeatable)")
 @_pattern_option("--iinclude", "ignore_case_include", help="--include, ignoring case")
 @_pattern_option("--iexclude", "ignore_case_exclude", help="--exclude, ignoring case")
-@click.option("--files", type=click.IntRange(1, 1024), default=16, help="packs read at once")
+@click.option("--files", type=click.IntRange(1, 1024), default=8, help="packs read at once")
 @_processes_option
 @_memory_limit_option
 @click.pass_context

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from datamover import budget, locks
+from datamover import budget, locks, restorer
 from datamover.api import backup, restore
 from datamover.backend.base import FileType
 from datamover.backend.local import LocalBackend
@@ -18,6 +18,7 @@ from datamover.check import check
 from datamover.chunker import ChunkerParams
 from datamover.errors import RepositoryLockedError
 from datamover.gotime import GoTime
+from datamover.ids import hash_bytes
 from datamover.jobs import BackupOptions, RestoreOptions
 from datamover.kdf import ScryptParams
 from datamover.locks import LockInfo
@@ -319,6 +320,34 @@ def test_a_pack_is_read_in_one_request_unless_a_gap_of_megabytes_splits_it(
         "a": (source / "a").read_bytes(),
         "c": (source / "c").read_bytes(),
     }
+
+
+def test_a_pack_whose_files_span_several_hand_offs_is_read_once(
+    tmp_path: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan is handed to the download threads every few thousand files; the pack the
+    latest file is in waits for the next hand-off, where its next files are likely to be."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for i in range(30):
+        (source / f"f{i:02d}").write_bytes(random.Random(i).randbytes(2000))
+    snapshot_id = backup(repo, str(source), BackupOptions(files=1)).snapshot_id
+    (pack,) = {repo.index.lookup(BlobType.DATA, hash_bytes(p.read_bytes()))[0][0].hex()
+               for p in source.iterdir()}  # fmt: skip
+    requests: list[str] = []
+    load = repo.backend.load
+
+    def counted(file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
+        requests.append(name)
+        return load(file_type, name, offset, length)
+
+    monkeypatch.setattr(repo.backend, "load", counted)
+    monkeypatch.setattr(restorer, "_FLUSH_FILES", 4)
+    result = restore(repo, snapshot_id, str(tmp_path / "target"), RestoreOptions())
+
+    assert result.ok and result.files == 30
+    assert requests.count(pack) == 1
+    assert _tree_files(tmp_path / "target") == _tree_files(source)
 
 
 def test_a_worker_gets_the_runs_of_its_blobs_not_the_range_around_them() -> None:
