@@ -274,11 +274,18 @@ class Restorer:
         """The largest range a request reads, how many worker processes fit, and the memory
         plan: larger ranges unless they cost a worker."""
         best: tuple[int, int, MemoryPlan] | None = None
+        too_small: ValueError | None = None
         for max_range in _RANGE_SIZES:
-            processes, plan = self._plan_with_ranges(max_range)
+            try:
+                processes, plan = self._plan_with_ranges(max_range)
+            except ValueError as exc:  # (the workers asked for do not fit with these)
+                too_small = exc
+                continue
             if best is None or processes > best[1]:
                 best = (max_range, processes, plan)
-        assert best is not None
+        if best is None:
+            assert too_small is not None
+            raise too_small
         return best
 
     def _plan_with_ranges(self, max_range: int) -> tuple[int, MemoryPlan]:

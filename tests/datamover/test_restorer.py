@@ -365,12 +365,22 @@ def test_a_worker_gets_the_runs_of_its_blobs_not_the_range_around_them() -> None
     assert (first, bytes(memoryview(piece))) == (0, data[: 2 * _MAX_SPANS + 1])
 
 
-@pytest.mark.parametrize(("limit_mib", "max_range"), [(1024, 24 << 20), (512, 8 << 20)])
+@pytest.mark.parametrize(
+    ("limit_mib", "processes", "max_range"),
+    [(1024, None, 24 << 20), (512, None, 8 << 20), (512, 2, 8 << 20)],
+)
 def test_ranges_span_a_whole_pack_unless_that_costs_a_worker(
-    repo: Repository, monkeypatch: pytest.MonkeyPatch, limit_mib: int, max_range: int
+    repo: Repository,
+    monkeypatch: pytest.MonkeyPatch,
+    limit_mib: int,
+    processes: int | None,
+    max_range: int,
 ) -> None:
+    """Two workers on two CPUs, asked for or not: 512 MiB has room for them with ranges of
+    8 MiB, not of 24."""
     monkeypatch.setattr(budget, "usable_cpus", lambda: 2)
-    restorer = Restorer(repo, RestoreOptions(memory_limit_mib=limit_mib))
+    options = RestoreOptions(memory_limit_mib=limit_mib, processes=processes)
+    restorer = Restorer(repo, options)
     restorer._fetcher.shutdown()
     restorer._tree_pool.shutdown()
 
