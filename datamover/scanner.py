@@ -6,9 +6,9 @@ import contextlib
 import grp
 import os
 import pwd
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from datamover.gotime import GoTime, format_local_ns
 from datamover.jsonfmt import dumps, go_quote
@@ -69,37 +69,54 @@ def list_dir(path: str) -> Iterator[Entry]:
 
     Entries that vanish between listing and `lstat` are left out: a live volume changes.
     """
-    with _sorted_listing(path) as (fd, prefix, listed):
-        for item in listed:
-            entry = _lstat_entry(fd, prefix, item.name)
+    with _sorted_listing(path, _name, os.fsencode) as (fd, prefix, names):
+        for name in names:
+            entry = _lstat_entry(fd, prefix, name)
             if entry is not None:
                 yield entry
 
 
 def list_dir_files_unstated(path: str) -> Iterator[Entry | Listed]:
     """`list_dir`, but regular files (by the file type the listing gives) as `Listed`."""
-    with _sorted_listing(path) as (fd, prefix, listed):
-        for item in listed:
-            name = item.name
-            if item.is_file(follow_symlinks=False):
-                yield Listed(name, prefix + name)
-                continue
-            entry = _lstat_entry(fd, prefix, name)
+    with _sorted_listing(path, _name_and_regular, _first_as_bytes) as (fd, prefix, listed):
+        for name, regular in listed:
+            entry = Listed(name, prefix + name) if regular else _lstat_entry(fd, prefix, name)
             if entry is not None:
                 yield entry
 
 
+_Item = TypeVar("_Item")
+
+
 @contextlib.contextmanager
-def _sorted_listing(path: str) -> Iterator[tuple[int, str, list[os.DirEntry[str]]]]:
+def _sorted_listing(
+    path: str, describe: Callable[[os.DirEntry[str]], _Item], key: Callable[[_Item], bytes]
+) -> Iterator[tuple[int, str, list[_Item]]]:
     """The directory opened (never through a symlink), the prefix of its entries' paths,
-    and its entries sorted by name as bytes (restic's order)."""
+    and its entries as `describe` makes them, sorted by name as bytes (restic's order; `key`
+    gives an item's name as bytes). Items, not the listing's `DirEntry`s, are kept while
+    the directory is walked: a name is a third of one's memory, and a directory may hold a
+    million entries."""
     fd = open_dir(path)
     try:
         with os.scandir(fd) as it:
-            listed = sorted(it, key=lambda entry: os.fsencode(entry.name))
+            listed = sorted(map(describe, it), key=key)
         yield fd, path if path.endswith("/") else path + "/", listed  # (os.path.join costs more)
     finally:
         os.close(fd)
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _name_and_regular(entry: os.DirEntry[str]) -> tuple[str, bool]:
+    """The name, and whether the listing says it is a regular file (no `lstat`)."""
+    return entry.name, entry.is_file(follow_symlinks=False)
+
+
+def _first_as_bytes(item: tuple[str, bool]) -> bytes:
+    return os.fsencode(item[0])
 
 
 def _lstat_entry(fd: int, prefix: str, name: str) -> Entry | None:
