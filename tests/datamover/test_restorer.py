@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -385,3 +387,34 @@ def test_ranges_span_a_whole_pack_unless_that_costs_a_worker(
     restorer._tree_pool.shutdown()
 
     assert (restorer._max_range, restorer._processes) == (max_range, 2)
+
+
+def test_a_read_only_file_is_written_and_finished_through_the_descriptor_that_created_it(
+    tmp_path: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One-blob and empty files are created with their final mode: opening one again to
+    write or to set its metadata would be refused to anyone but root when that mode is
+    0444, so each is opened exactly once."""
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "data").write_bytes(b"read only")
+    (source / "empty").write_bytes(b"")
+    for path in source.iterdir():
+        path.chmod(0o444)
+    snapshot_id = backup(repo, str(source), BackupOptions()).snapshot_id
+    opened: list[str] = []
+    real_open = os.open
+
+    def open_(path: str, flags: int, *args: Any, **kwargs: Any) -> int:
+        opened.append(os.path.basename(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_)
+    target = tmp_path / "target"
+    result = restore(repo, snapshot_id, str(target), RestoreOptions(processes=0))
+
+    assert result.ok, result.errors
+    assert (opened.count("data"), opened.count("empty")) == (1, 1)
+    for name, content in (("data", b"read only"), ("empty", b"")):
+        assert (target / name).read_bytes() == content
+        assert stat.S_IMODE((target / name).stat().st_mode) == 0o444
