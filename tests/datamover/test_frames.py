@@ -85,3 +85,24 @@ def test_a_view_is_valid_until_the_next_read_and_a_larger_frame_leaves_it_alone(
     assert bytes(first) == b"a" * 10
     assert bytes(second) == b"b" * 100_000
     writing.join()
+
+
+def test_raw_bytes_a_little_longer_than_before_reuse_the_buffer(
+    pipe: tuple[FrameReader, FrameWriter],
+) -> None:
+    """A restore's ranges are whole packs, each a few bytes longer or shorter than the
+    last; a buffer allocated anew for each new largest one faulted in a pack's worth of
+    fresh pages every time."""
+    reader, writer = pipe
+    payloads = [os.urandom(size) for size in (16_779_074, 16_782_957, 16_786_834, 1000)]
+    writing = _write_in_background(writer, *((b"head", payload) for payload in payloads))
+
+    buffers = []
+    for payload in payloads:
+        assert bytes(reader.frame()) == b"head"
+        view = reader.raw(len(payload))
+        assert bytes(view) == payload
+        buffers.append(view.obj)
+    writing.join()
+
+    assert all(buffer is buffers[0] for buffer in buffers)
