@@ -46,7 +46,7 @@ from datamover.backupworker import HANDLER, SCAN, SEAL
 from datamover.budget import (
     MemoryPlan,
     limit_allocator_arenas,
-    long_lived_objects_frozen,
+    long_lived_objects_left_alone,
     plan_memory,
     plan_with_workers,
 )
@@ -443,7 +443,7 @@ class Archiver:
     # -- the run ----------------------------------------------------------------------
 
     def run(self, source: str) -> BackupResult:
-        with long_lived_objects_frozen():
+        with long_lived_objects_left_alone():
             return self._run(source)
 
     def _run(self, source: str) -> BackupResult:

@@ -35,7 +35,7 @@ from datamover.budget import (
     ByteBudget,
     MemoryPlan,
     limit_allocator_arenas,
-    long_lived_objects_frozen,
+    long_lived_objects_left_alone,
     plan_memory,
     plan_with_workers,
 )
@@ -316,7 +316,7 @@ class Restorer:
         os.makedirs(target, exist_ok=True)
         root = os.path.realpath(target)
         self._root_length = len(root.rstrip("/"))
-        with long_lived_objects_frozen(), self._fetching():
+        with long_lived_objects_left_alone(), self._fetching():
             root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 self._plan_dir(root_fd, root, [node.to_json_dict() for node in tree.nodes])
@@ -601,7 +601,7 @@ class Restorer:
             self._one_blob_count += sum(_one_blob_files(needs))
         if self._pool is None and self._processes and self._one_blob_count > self._pool_after:
             self._pool = WorkerPool(WHOLE_FILE_WRITER, self._writer_settings, self._processes)
-        gc.freeze()  # what was planned lives until the end (see `long_lived_objects_frozen`)
+        gc.freeze()  # what was planned lives until the end (see `long_lived_objects_left_alone`)
         for pack_id, blobs in needs.items():
             for run in _ranges(sorted(blobs, key=lambda b: b.offset), self._max_range):
                 self._fetches.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import subprocess
@@ -14,7 +15,12 @@ import pytest
 from datamover import budget
 from datamover.api import backup, restore
 from datamover.blobs import BlobType
-from datamover.budget import ByteBudget, plan_memory, plan_with_workers
+from datamover.budget import (
+    ByteBudget,
+    long_lived_objects_left_alone,
+    plan_memory,
+    plan_with_workers,
+)
 from datamover.index import MasterIndex
 from datamover.jobs import BackupOptions, RestoreOptions
 from datamover.repository import Repository
@@ -63,6 +69,18 @@ def test_the_repositorys_index_is_planned_for() -> None:
     )
     with pytest.raises(ValueError, match="the repository's index of 800 MiB"):
         plan_memory(1024, index=800 * MiB, **sizes)
+
+
+def test_a_run_keeps_the_cycle_collector_off_its_long_lived_objects() -> None:
+    """What exists is frozen and young objects are collected rarely during a run; both
+    undone after it."""
+    before = gc.get_threshold()
+    with long_lived_objects_left_alone():
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] >= 50 * before[0]
+        assert gc.get_threshold()[1:] == before[1:]
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
 def test_worker_processes_fit_the_limit_or_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
