@@ -260,6 +260,8 @@ class Restorer:
         self._planned_since_flush = 0
         self._latest_pack = b""
         """The pack of the latest planned file's last blob (see `_flush`)."""
+        self._packs_fetched: set[bytes] = set()
+        """Packs handed to the fetch threads so far."""
         self._one_blob_count = 0
         # Asked for, workers start at once; by default when worth it.
         self._pool_after = 0 if options.processes is not None else WORTH_A_POOL
@@ -587,13 +589,23 @@ class Restorer:
         pack each. Ranges, not packs, are the unit of work: a backup of small files fills a
         few packs with thousands of files each, and one thread per pack left most idle.
 
-        The pack the latest file was found in waits for the next flush (unless this is the
-        `last`): a backup stores files in the order of the tree, so the next files are
-        likely in it too, and it is read once instead of once per flush. (A blob needed
-        again by a later flush is fetched again: rare, for the same reason.)"""
+        Some packs wait for a later flush (unless this is the `last`), so that each is read
+        once or twice, not once per flush:
+
+        - the pack the latest file was found in: a backup stores files in the order of the
+          tree, so the next files are likely in it too;
+        - a pack fetched before: the pack an incremental backup wrote holds the changed
+          files of the whole tree, a few of them needed by every flush (a restore of
+          100,000 files after three incremental backups of 1% each made 183 requests,
+          where 30 read the packs of the first backup). It waits for the last flush.
+
+        (A blob needed again after its pack was fetched is fetched again.)"""
         needs, self._needs = self._needs, {}
-        if not last and self._latest_pack in needs:
-            self._needs[self._latest_pack] = needs.pop(self._latest_pack)
+        if not last:
+            for pack_id in [self._latest_pack, *self._packs_fetched.intersection(needs)]:
+                if pack_id in needs:
+                    self._needs[pack_id] = needs.pop(pack_id)
+        self._packs_fetched.update(needs)
         self._planned_since_flush = 0
         if not needs:
             return

@@ -352,6 +352,45 @@ def test_a_pack_whose_files_span_several_hand_offs_is_read_once(
     assert _tree_files(tmp_path / "target") == _tree_files(source)
 
 
+def test_the_pack_of_an_incremental_backup_is_read_at_most_twice(
+    tmp_path: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pack an incremental backup wrote holds changed files from all over the tree, a
+    few of them in every hand-off of the plan: once fetched, it waits for the last
+    hand-off instead of being read again by each (here 8 times)."""
+    source = tmp_path / "source"
+    for d in range(8):
+        (source / f"d{d}").mkdir(parents=True)
+        for i in range(10):
+            (source / f"d{d}" / f"f{i}").write_bytes(random.Random(10 * d + i).randbytes(2000))
+    first = backup(repo, str(source), BackupOptions(files=1)).snapshot_id
+    changed = [source / f"d{d}" / "f5" for d in range(8)]
+    for path in changed:
+        path.write_bytes(random.Random(str(path)).randbytes(2000))
+    second = backup(repo, str(source), BackupOptions(files=1, parent=first)).snapshot_id
+
+    def pack_of(path: Path) -> str:
+        return repo.index.lookup(BlobType.DATA, hash_bytes(path.read_bytes()))[0][0].hex()
+
+    (incremental_pack,) = {pack_of(path) for path in changed}
+    (full_pack,) = {pack_of(path) for path in source.rglob("f[!5]")}
+    requests: list[str] = []
+    load = repo.backend.load
+
+    def counted(file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
+        requests.append(name)
+        return load(file_type, name, offset, length)
+
+    monkeypatch.setattr(repo.backend, "load", counted)
+    monkeypatch.setattr(restorer, "_FLUSH_FILES", 4)
+    result = restore(repo, second, str(tmp_path / "target"), RestoreOptions())
+
+    assert result.ok and result.files == 80
+    assert requests.count(incremental_pack) <= 2
+    assert requests.count(full_pack) <= 2
+    assert _tree_files(tmp_path / "target") == _tree_files(source)
+
+
 def test_a_worker_gets_the_runs_of_its_blobs_not_the_range_around_them() -> None:
     def blob(offset: int, length: int) -> PackedBlob:
         return PackedBlob(BlobType.DATA, offset.to_bytes(32, "big"), offset, length, 0)
