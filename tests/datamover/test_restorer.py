@@ -21,7 +21,7 @@ from datamover.chunker import ChunkerParams
 from datamover.errors import RepositoryLockedError
 from datamover.gotime import GoTime
 from datamover.ids import hash_bytes
-from datamover.jobs import BackupOptions, RestoreOptions
+from datamover.jobs import BackupOptions, RestoreOptions, RestoreResult
 from datamover.kdf import ScryptParams
 from datamover.locks import LockInfo
 from datamover.modes import GO_MODE_DIR, GO_MODE_SYMLINK, NodeType
@@ -336,16 +336,7 @@ def test_a_pack_whose_files_span_several_hand_offs_is_read_once(
     snapshot_id = backup(repo, str(source), BackupOptions(files=1)).snapshot_id
     (pack,) = {repo.index.lookup(BlobType.DATA, hash_bytes(p.read_bytes()))[0][0].hex()
                for p in source.iterdir()}  # fmt: skip
-    requests: list[str] = []
-    load = repo.backend.load
-
-    def counted(file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
-        requests.append(name)
-        return load(file_type, name, offset, length)
-
-    monkeypatch.setattr(repo.backend, "load", counted)
-    monkeypatch.setattr(restorer, "_FLUSH_FILES", 4)
-    result = restore(repo, snapshot_id, str(tmp_path / "target"), RestoreOptions())
+    result, requests = _restore_in_small_hand_offs(repo, snapshot_id, tmp_path, monkeypatch)
 
     assert result.ok and result.files == 30
     assert requests.count(pack) == 1
@@ -374,6 +365,19 @@ def test_the_pack_of_an_incremental_backup_is_read_at_most_twice(
 
     (incremental_pack,) = {pack_of(path) for path in changed}
     (full_pack,) = {pack_of(path) for path in source.rglob("f[!5]")}
+    result, requests = _restore_in_small_hand_offs(repo, second, tmp_path, monkeypatch)
+
+    assert result.ok and result.files == 80
+    assert requests.count(incremental_pack) <= 2
+    assert requests.count(full_pack) <= 2
+    assert _tree_files(tmp_path / "target") == _tree_files(source)
+
+
+def _restore_in_small_hand_offs(
+    repo: Repository, snapshot_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[RestoreResult, list[str]]:
+    """Restore into ``tmp_path / "target"``, the plan handed off every 4 files; the result,
+    and the name of the file each request read."""
     requests: list[str] = []
     load = repo.backend.load
 
@@ -383,12 +387,7 @@ def test_the_pack_of_an_incremental_backup_is_read_at_most_twice(
 
     monkeypatch.setattr(repo.backend, "load", counted)
     monkeypatch.setattr(restorer, "_FLUSH_FILES", 4)
-    result = restore(repo, second, str(tmp_path / "target"), RestoreOptions())
-
-    assert result.ok and result.files == 80
-    assert requests.count(incremental_pack) <= 2
-    assert requests.count(full_pack) <= 2
-    assert _tree_files(tmp_path / "target") == _tree_files(source)
+    return restore(repo, snapshot_id, str(tmp_path / "target"), RestoreOptions()), requests
 
 
 def test_a_worker_gets_the_runs_of_its_blobs_not_the_range_around_them() -> None:
