@@ -160,6 +160,12 @@ _YOUNG_OBJECTS = 50_000
 (Python's default is 700)."""
 
 
+_runs_lock = threading.Lock()
+_runs = 0
+"""Backups and restores under way in this process (a worker runs several at once)."""
+_thresholds_before = gc.get_threshold()
+
+
 @contextmanager
 def long_lived_objects_left_alone() -> Iterator[None]:
     """Keep the cycle collector off what a backup or restore builds to keep.
@@ -170,15 +176,25 @@ def long_lived_objects_left_alone() -> Iterator[None]:
     its end too (a restore's plan, a backup's tree nodes) and holds no cycles: collected
     after every 700 new objects, it was scanned a few times over before it grew old
     (restoring 100,000 files: 1,750 collections, 0.3 s; an incremental backup of them:
-    0.14 s of 1 s). A restore freezes its plan as it goes (see `Restorer._flush`)."""
-    gc.freeze()
-    thresholds = gc.get_threshold()
-    gc.set_threshold(_YOUNG_OBJECTS, *thresholds[1:])
+    0.14 s of 1 s). A restore freezes its plan as it goes (see `Restorer._flush`).
+
+    Both are undone when the last run of the process ends, not before: one run ending
+    must not unfreeze the objects of another still under way."""
+    global _runs, _thresholds_before  # (the process's collector is global)
+    with _runs_lock:
+        if _runs == 0:
+            _thresholds_before = gc.get_threshold()
+            gc.set_threshold(_YOUNG_OBJECTS, *_thresholds_before[1:])
+        _runs += 1
+        gc.freeze()
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        with _runs_lock:
+            _runs -= 1
+            if _runs == 0:
+                gc.set_threshold(*_thresholds_before)
+                gc.unfreeze()
 
 
 _M_TRIM_THRESHOLD = -1
