@@ -173,6 +173,40 @@ def test_peak_rss_of_a_backup_stays_under_the_limit(tmp_path: Path, repo_dir: Pa
     assert peak_rss < 512 * MiB, f"peak RSS {peak_rss / MiB:.0f} MiB"
 
 
+def test_peak_rss_of_a_restore_stays_under_the_limit(tmp_path: Path, repo_dir: Path) -> None:
+    """Incompressible files of a few hundred MiB and many small ones, restored with 64
+    downloads at once under 512 MiB: the ranges in flight, the workers' and the freed
+    buffers glibc keeps for reuse (`budget.reuse_freed_buffers`) all fit."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for i in range(2):
+        with open(source / f"large-{i}", "wb") as f:
+            for _ in range(160):
+                f.write(os.urandom(MiB))
+    for i in range(1000):
+        (source / f"small-{i:04d}").write_bytes(os.urandom(8 * 1024))
+    env = {**os.environ, "LIFEBOAT_PASSWORD": PASSWORD}
+    cli = [sys.executable, "-m", "lifeboat.cli.repo"]
+    for command in (["init", "-r", str(repo_dir)], ["backup", "-r", str(repo_dir), str(source)]):
+        subprocess.run([*cli, *command], env=env, check=True, capture_output=True)
+    target = tmp_path / "target"
+
+    proc = subprocess.Popen(
+        [*cli, "restore", "latest", "-r", str(repo_dir), "--target", str(target),
+         "--files=64", "--memory-limit=512"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else b""
+    peak_rss = usage.ru_maxrss * 1024
+    assert peak_rss < 512 * MiB, f"peak RSS {peak_rss / MiB:.0f} MiB"
+    assert (target / "large-1").stat().st_size == 160 * MiB
+    assert (target / "small-0999").read_bytes() == (source / "small-0999").read_bytes()
+
+
 def test_backup_and_restore_plan_for_the_loaded_index(
     tmp_path: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
