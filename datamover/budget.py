@@ -226,7 +226,9 @@ def reuse_freed_buffers() -> None:
     anew: 3.5 us a page on the benchmark's VM. glibc's sliding thresholds kept few of them
     (restoring the benchmark's 1 GiB: 123,000 pages faulted in by the downloads, 0.4 s of
     CPU); these keep each thread's (51,000 pages). Restores 2-5% faster; peak RSS 10-70 MiB
-    higher, a freed buffer staying until reused. No-op off glibc.
+    higher, a freed buffer staying until reused. They stay for the rest of the process (a
+    worker's later backups too: glibc has no way back to its sliding thresholds), which
+    changed neither a backup's speed nor its peak RSS here. No-op off glibc.
     """
     _mallopt((_M_MMAP_THRESHOLD, _KEPT_BUFFER), (_M_TRIM_THRESHOLD, 2 * _KEPT_BUFFER))
 
