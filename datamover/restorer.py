@@ -702,16 +702,20 @@ class Restorer:
         answer: WriteAnswer | BaseException,
         written: threading.Event,
     ) -> None:
-        """Account for what a worker wrote (and finished: metadata included)."""
+        """Account for what a worker wrote (and finished: metadata included). A file it
+        wrote is only counted: one blob fills it, so nothing else looks at its state."""
         try:
             counters = self.stats.counters.mine()
             for index, blob in enumerate(whole):
                 targets = blobs[blob]
-                reasons = (
-                    [str(answer)] * len(targets)
-                    if isinstance(answer, BaseException)
-                    else answer[index]
-                )
+                if isinstance(answer, BaseException):
+                    reasons: list[str | None] = [str(answer)] * len(targets)
+                else:
+                    reasons = answer[index]
+                    if reasons.count(None) == len(targets):  # all written (most blobs)
+                        counters["files"] += len(targets)
+                        counters["bytes_written"] += blob.plaintext_length * len(targets)
+                        continue
                 for target, reason in zip(targets, reasons, strict=True):
                     state = target.file
                     with state.lock:

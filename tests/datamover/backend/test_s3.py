@@ -304,3 +304,26 @@ def test_the_client_knows_s3_without_listing_every_service(
     assert backend._client.can_paginate("list_objects_v2")
     assert "object_exists" in backend._client.waiter_names
     assert not any(path.rstrip("/").endswith("botocore/data") for path in listed)
+
+
+def test_botocore_data_files_are_read_as_botocore_reads_them() -> None:
+    """The S3 client's service model, endpoints and rules, parsed by orjson (see
+    `_OrjsonFileLoader`), equal what botocore's own loader makes of them."""
+    import botocore.loaders
+
+    from datamover.backend.s3 import _OrjsonFileLoader
+
+    data = os.path.join(os.path.dirname(botocore.loaders.__file__), "data")
+    names = [
+        "endpoints",
+        "partitions",
+        "sdk-default-configuration",
+        "s3/2006-03-01/service-2",
+        "s3/2006-03-01/endpoint-rule-set-1",
+    ]
+    ours, botocores = _OrjsonFileLoader(), botocore.loaders.JSONFileLoader()
+    for name in names:
+        expected = botocores.load_file(os.path.join(data, name))
+        assert expected is not None, name
+        assert ours.load_file(os.path.join(data, name)) == expected, name
+    assert ours.load_file(os.path.join(data, "no-such-file")) is None
