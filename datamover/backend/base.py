@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -53,6 +53,14 @@ class Backend(Protocol):
 
     def load(self, file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
         """The whole file, or ``length`` bytes from ``offset`` (-1: to the end)."""
+        ...
+
+    def load_ranges(
+        self, file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
+        """Each (offset, length) range, ascending and apart, read in turn with one request
+        from the first to the end of the last: a long stretch of a pack without holding it
+        whole. A range is short only where the file ends."""
         ...
 
     def stat(self, file_type: FileType, name: str) -> FileInfo: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
 from datamover.atomicfile import write_atomically
@@ -58,6 +58,21 @@ class LocalBackend:
             raise FileNotFoundInBackendError(f"{path} does not exist") from exc
         except PermissionError as exc:
             raise AccessDeniedError(f"cannot read {path}: {exc}") from exc
+
+    def load_ranges(
+        self, file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
+        path = self._path(file_type, name)
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 (closed below, after the last range)
+        except FileNotFoundError as exc:
+            raise FileNotFoundInBackendError(f"{path} does not exist") from exc
+        except PermissionError as exc:
+            raise AccessDeniedError(f"cannot read {path}: {exc}") from exc
+        with handle:
+            for offset, length in ranges:
+                handle.seek(offset)
+                yield handle.read(length)
 
     def stat(self, file_type: FileType, name: str) -> FileInfo:
         path = self._path(file_type, name)

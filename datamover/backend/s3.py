@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import gzip
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -163,6 +163,29 @@ class S3Backend:
         except (ClientError, BotoCoreError) as exc:
             self._fail(exc, f"reading {key}")
 
+    def load_ranges(
+        self, file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
+        key = self._key(file_type, name)
+        position = ranges[0][0]
+        end = ranges[-1][0] + ranges[-1][1]
+        try:
+            response = self._client.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes={position}-{end - 1}"
+            )
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(exc, f"reading {key}")
+        body = response["Body"]
+        try:
+            for offset, length in ranges:
+                _skip(body, offset - position)
+                yield _read(body, length)
+                position = offset + length
+        except BotoCoreError as exc:
+            self._fail(exc, f"reading {key}")
+        finally:
+            body.close()
+
     def stat(self, file_type: FileType, name: str) -> FileInfo:
         key = self._key(file_type, name)
         try:
@@ -290,6 +313,23 @@ class _S3OnlyLoader(botocore.loaders.Loader):
 
     def list_available_services(self, type_name: str) -> list[str]:
         return ["s3"]
+
+
+def _read(body: Any, length: int) -> bytes:
+    """`length` bytes of a response's body, fewer only where it ends."""
+    data = body.read(length) if length else b""
+    while 0 < len(data) < length:  # (a read returns what has come; the rest follows)
+        more = body.read(length - len(data))
+        if not more:
+            break
+        data += more
+    return bytes(data)
+
+
+def _skip(body: Any, length: int) -> None:
+    """Read past the bytes between two ranges, a MiB at a time."""
+    while length > 0 and (dropped := len(_read(body, min(length, 1 << 20)))):
+        length -= dropped
 
 
 class _OrjsonFileLoader(botocore.loaders.JSONFileLoader):

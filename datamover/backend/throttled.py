@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 
 from datamover.backend.base import Backend, FileInfo, FileType
 
@@ -77,6 +77,14 @@ class ThrottledBackend:
         if self._download is not None:
             self._download.take(len(data))
         return data
+
+    def load_ranges(
+        self, file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
+        for data in self.inner.load_ranges(file_type, name, ranges):
+            if self._download is not None:
+                self._download.take(len(data))
+            yield data
 
     def stat(self, file_type: FileType, name: str) -> FileInfo:
         return self.inner.stat(file_type, name)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
 import stat
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from datamover.backend.local import LocalBackend
 from datamover.blobs import BlobType, PackedBlob
 from datamover.check import check
 from datamover.chunker import ChunkerParams
-from datamover.errors import RepositoryLockedError
+from datamover.errors import BackendError, RepositoryLockedError
 from datamover.gotime import GoTime
 from datamover.ids import hash_bytes
 from datamover.jobs import BackupOptions, RestoreOptions, RestoreResult
@@ -299,13 +301,15 @@ def test_a_pack_is_read_in_one_request_unless_a_gap_of_megabytes_splits_it(
             if (content := node.content)
         }
         requests: list[str] = []
-        load = repo.backend.load
+        load_ranges = repo.backend.load_ranges
 
-        def counted(file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
+        def counted(
+            file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
+        ) -> Generator[bytes, None, None]:
             requests.append(name)
-            return load(file_type, name, offset, length)
+            return load_ranges(file_type, name, ranges)
 
-        repo.backend.load = counted  # type: ignore[method-assign]
+        repo.backend.load_ranges = counted  # type: ignore[method-assign]
         whole = restore(repo, snapshot_id, str(tmp_path / "whole"), RestoreOptions())
         whole_requests = list(requests)
         requests.clear()
@@ -322,6 +326,96 @@ def test_a_pack_is_read_in_one_request_unless_a_gap_of_megabytes_splits_it(
         "a": (source / "a").read_bytes(),
         "c": (source / "c").read_bytes(),
     }
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_a_range_is_read_with_one_request_a_piece_at_a_time(
+    tmp_path: Path, repo_dir: Path, fast_kdf: ScryptParams, monkeypatch: pytest.MonkeyPatch,
+    processes: int,
+) -> None:  # fmt: skip
+    """A range of a pack is one request, but a download thread holds a piece of it at a
+    time (and a worker gets that piece): here pieces of 64 KiB of a 2 MiB pack."""
+    monkeypatch.setattr(restorer, "_PIECE_SIZE", 64 * 1024)
+    source = tmp_path / "source"
+    source.mkdir()
+    rng = random.Random(5)
+    for i in range(300):
+        (source / f"f{i:03d}").write_bytes(rng.randbytes(rng.randrange(1000, 12_000)))
+    (source / "large").write_bytes(rng.randbytes(300_000))  # blobs larger than a piece
+    repo = Repository.init(
+        LocalBackend(repo_dir), PASSWORD, pack_size=4 * 1024 * 1024, kdf_params=fast_kdf
+    )
+    reads: list[tuple[str, list[tuple[int, int]], list[int]]] = []
+    load_ranges = repo.backend.load_ranges
+
+    def recorded(
+        file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
+        lengths: list[int] = []
+        reads.append((name, list(ranges), lengths))
+        for data in load_ranges(file_type, name, ranges):
+            lengths.append(len(data))
+            yield data
+
+    try:
+        chunks = ChunkerParams(min_size=64 * 1024, avg_size=128 * 1024, max_size=256 * 1024)
+        snapshot_id = backup(repo, str(source), BackupOptions(chunker=chunks)).snapshot_id
+        monkeypatch.setattr(repo.backend, "load_ranges", recorded)
+        result = restore(
+            repo, snapshot_id, str(tmp_path / "target"), RestoreOptions(processes=processes)
+        )
+    finally:
+        repo.close()
+
+    assert result.ok and result.files == 301
+    assert _tree_files(tmp_path / "target") == _tree_files(source)
+    (pack,) = {name for name, _, _ in reads}
+    assert len(reads) == 1  # the pack's blobs lie together: one request
+    _, ranges, lengths = reads[0]
+    assert len(ranges) > 30 and lengths == [length for _, length in ranges]
+    for (offset, length), (next_offset, _) in itertools.pairwise(ranges):
+        assert offset + length <= next_offset  # ascending, apart
+    blob_sizes = {blob.length for blob in repo.index.packs()[bytes.fromhex(pack)]}
+    assert all(length <= 64 * 1024 or length in blob_sizes for _, length in ranges)
+
+
+def test_a_read_failing_midway_fails_the_files_of_the_pieces_left(
+    tmp_path: Path, repo_dir: Path, fast_kdf: ScryptParams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection lost in the middle of a range: the files of the pieces already read are
+    restored, each file of the others fails naming the error, and the restore ends."""
+    monkeypatch.setattr(restorer, "_PIECE_SIZE", 16 * 1024)
+    source = tmp_path / "source"
+    source.mkdir()
+    rng = random.Random(6)
+    for i in range(60):
+        (source / f"f{i:02d}").write_bytes(rng.randbytes(4000))
+    repo = Repository.init(
+        LocalBackend(repo_dir), PASSWORD, pack_size=4 * 1024 * 1024, kdf_params=fast_kdf
+    )
+    load_ranges = repo.backend.load_ranges
+
+    def cut_off(
+        file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
+        pieces = load_ranges(file_type, name, ranges)
+        yield next(pieces)
+        yield next(pieces)
+        raise BackendError("connection lost")
+
+    try:
+        snapshot_id = backup(repo, str(source), BackupOptions(files=1)).snapshot_id
+        monkeypatch.setattr(repo.backend, "load_ranges", cut_off)
+        result = restore(repo, snapshot_id, str(tmp_path / "target"), RestoreOptions())
+    finally:
+        repo.close()
+
+    restored = _tree_files(tmp_path / "target")
+    assert 0 < len(restored) < 60 and result.files == len(restored)
+    assert len(result.errors) == 60 - len(restored)
+    assert all("connection lost" in error for error in result.errors)
+    for name, data in restored.items():
+        assert data == (source / name).read_bytes()
 
 
 def test_a_pack_whose_files_span_several_hand_offs_is_read_once(
@@ -379,13 +473,15 @@ def _restore_in_small_hand_offs(
     """Restore into ``tmp_path / "target"``, the plan handed off every 4 files; the result,
     and the name of the file each request read."""
     requests: list[str] = []
-    load = repo.backend.load
+    load_ranges = repo.backend.load_ranges
 
-    def counted(file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
+    def counted(
+        file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
         requests.append(name)
-        return load(file_type, name, offset, length)
+        return load_ranges(file_type, name, ranges)
 
-    monkeypatch.setattr(repo.backend, "load", counted)
+    monkeypatch.setattr(repo.backend, "load_ranges", counted)
     monkeypatch.setattr(restorer, "_FLUSH_FILES", 4)
     return restore(repo, snapshot_id, str(tmp_path / "target"), RestoreOptions()), requests
 

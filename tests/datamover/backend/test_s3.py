@@ -23,6 +23,7 @@ from datamover.errors import (
     AccessDeniedError,
     BackendError,
     BackendUnreachableError,
+    FileNotFoundInBackendError,
     RepositoryNotFoundError,
 )
 from datamover.kdf import ScryptParams
@@ -176,6 +177,30 @@ def test_listing_follows_every_page(s3: S3Info) -> None:
     backend.list_page_size = 3  # seven names: pages of 3, 3 and 1
     assert sorted(info.name for info in backend.list(FileType.SNAPSHOTS)) == sorted(files)
     assert [info.size for info in backend.list(FileType.SNAPSHOTS)] == [64] * 7
+
+
+def test_ranges_of_a_file_are_read_with_one_request(s3: S3Info) -> None:
+    """`load_ranges` asks once, from the first range to the end of the last, and drops the
+    bytes between; a range past the end is short; a missing file is said so."""
+    backend = open_backend(s3_repo_string(s3), access_key=s3.access_key, secret_key=s3.secret_key)
+    assert isinstance(backend, S3Backend)
+    backend.create_layout()
+    data = os.urandom(3_000_000)
+    name = hashlib.sha256(data).hexdigest()
+    backend.save(FileType.DATA, name, data)
+    asked: list[str] = []
+
+    def record(request: Any, **_: object) -> None:
+        asked.append(str(request.headers["Range"]))
+
+    backend._client.meta.events.register("before-send.s3.GetObject", record)
+    ranges = [(10, 100), (1_500_000, 1_200_000), (2_999_990, 100)]
+    pieces = list(backend.load_ranges(FileType.DATA, name, ranges))
+
+    assert pieces == [data[10:110], data[1_500_000:2_700_000], data[2_999_990:]]
+    assert len(asked) == 1 and "bytes=10-3000089" in asked[0]
+    with pytest.raises(FileNotFoundInBackendError):
+        next(backend.load_ranges(FileType.DATA, "ab" * 32, [(0, 10)]))
 
 
 def test_packs_are_sent_in_one_piece(s3: S3Info, password: str) -> None:

@@ -60,6 +60,9 @@ def test_throttled_backend_keeps_every_byte(tmp_path: Path) -> None:
     backend.create_layout()
     backend.save(FileType.DATA, "ab" * 32, b"payload")
     assert backend.load(FileType.DATA, "ab" * 32, 3, 4) == b"load"
+    ranges = [(0, 3), (3, 2), (6, 10)]  # the last one past the end: short
+    assert list(backend.load_ranges(FileType.DATA, "ab" * 32, ranges)) == [b"pay", b"lo", b"d"]
+    assert list(backend.inner.load_ranges(FileType.DATA, "ab" * 32, ranges[1:])) == [b"lo", b"d"]
     assert backend.exists(FileType.DATA, "ab" * 32)
     assert [f.name for f in backend.list(FileType.DATA)] == ["ab" * 32]
     backend.remove(FileType.DATA, "ab" * 32)
