@@ -119,7 +119,9 @@ class Repository:
         self.backend = backend
         self.key = key
         self.config = config
-        self.index = MasterIndex()
+        self._index = MasterIndex()
+        self._index_loading: Future[None] | None = None
+        """The index files being read in the background (see `open`'s `index_later`)."""
         self.cache = cache
         if cache is not None:
             cache.use_repository(config.id)
@@ -197,11 +199,15 @@ class Repository:
         compression_level: int = compression.DEFAULT_LEVEL,
         cache: RepositoryCache | None = None,
         early_key: EarlyKey | None = None,
+        index_later: bool = False,
     ) -> Repository:
         """Open an existing repository and load its index.
 
         With a `cache`, the key file that opens is remembered and tree packs are kept
-        locally; `early_key` is a derivation the caller started from that cache.
+        locally; `early_key` is a derivation the caller started from that cache. With
+        `index_later`, the index is read in a thread and `index` waits for it (raising
+        what reading it raised): a restore takes its lock meanwhile, and the lock's second
+        look for a racing writer, 0.2 s later, is due before the first file is written.
         Raises RepositoryNotFoundError, WrongPasswordError, UnsupportedRepositoryError."""
         try:  # (read, not asked for first: one round trip less for every command)
             sealed_config = backend.load(FileType.CONFIG, "config")
@@ -225,10 +231,29 @@ class Repository:
             compression_level=compression_level,
             cache=cache,
         )
-        repo.index.load(backend, key, cache=cache)
-        if cache is not None:
-            cache.keep_only_packs(repo.index.has_pack)
+        if index_later:
+            repo._index_loading = _in_a_thread(repo._load_index, name="index-load")
+        else:
+            repo._load_index()
         return repo
+
+    def _load_index(self) -> None:
+        self._index.load(self.backend, self.key, cache=self.cache)
+        if self.cache is not None:
+            self.cache.keep_only_packs(self._index.has_pack)
+
+    @property
+    def index(self) -> MasterIndex:
+        """Every blob's location (once the index files are read)."""
+        loading = self._index_loading
+        if loading is not None:
+            loading.result()
+            self._index_loading = None
+        return self._index
+
+    @index.setter
+    def index(self, index: MasterIndex) -> None:
+        self._index = index
 
     def close(self) -> None:
         """Stop the uploader threads (call `flush` first to keep what was saved)."""
@@ -616,3 +641,19 @@ class Repository:
     def stats(self) -> RepoStats:
         with self._state:
             return self._stats.model_copy()
+
+
+def _in_a_thread(work: Callable[[], None], *, name: str) -> Future[None]:
+    """`work` started in a daemon thread; its outcome, as a future."""
+    outcome: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:
+            outcome.set_exception(exc)
+        else:
+            outcome.set_result(None)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return outcome

@@ -37,7 +37,9 @@ EXIT_INCOMPLETE = 3  # as restic: the command ran, but some files could not be r
 
 
 @contextmanager
-def open_repository(session: RepoSession, *, pack_size_mib: int = 16) -> Iterator[Repository]:
+def open_repository(
+    session: RepoSession, *, pack_size_mib: int = 16, index_later: bool = False
+) -> Iterator[Repository]:
     backend = open_backend(session.location)
     repo = Repository.open(
         backend,
@@ -45,6 +47,7 @@ def open_repository(session: RepoSession, *, pack_size_mib: int = 16) -> Iterato
         pack_size=pack_size_mib * 1024 * 1024,
         cache=session.cache,
         early_key=session.early_key,
+        index_later=index_later,
     )
     try:
         yield repo
@@ -144,7 +147,7 @@ def restore(
     def on_progress(progress: RestoreProgress) -> None:
         display.restore(progress)
 
-    with open_repository(session) as repository, display:
+    with open_repository(session, index_later=True) as repository, display:
         result = run_restore(repository, snapshot, target, options, progress=on_progress)
     for error in result.errors:
         click.echo(f"error: {error}", err=True)

@@ -19,6 +19,7 @@ from datamover.check import ProblemKind, check
 from datamover.errors import (
     BackendUnreachableError,
     BlobCorruptedError,
+    InvalidRepositoryDataError,
     RepositoryExistsError,
     RepositoryLockedError,
     RepositoryNotFoundError,
@@ -169,6 +170,26 @@ def test_wrong_password_and_missing_repository(
         Repository.open(LocalBackend(tmp_path / "nothing-here"), PASSWORD)
     with pytest.raises(SnapshotNotFoundError):
         repo.load_snapshot("latest")
+
+
+def test_an_index_read_later_is_waited_for_and_its_errors_raised_then(
+    repo: Repository, repo_dir: Path
+) -> None:
+    """`Repository.open(index_later=True)` returns before the index files are read; `index`
+    waits for them, and raises what reading them raised."""
+    blob_id, _ = repo.save_blob(BlobType.DATA, b"indexed before the second open")
+    repo.flush()
+    later = Repository.open(LocalBackend(repo_dir), PASSWORD, index_later=True)
+    assert later.index.has(BlobType.DATA, blob_id)
+    later.close()
+
+    (index_file,) = (repo_dir / "index").iterdir()
+    index_file.chmod(0o644)
+    index_file.write_bytes(b"not an index")
+    broken = Repository.open(LocalBackend(repo_dir), PASSWORD, index_later=True)
+    with pytest.raises(InvalidRepositoryDataError, match=index_file.name):
+        broken.index  # noqa: B018
+    broken.close()
 
 
 def test_a_removed_snapshot_is_gone_for_the_instance_that_read_it(repo: Repository) -> None:
