@@ -85,7 +85,7 @@ _PIECE_SIZE = 4 * 1024 * 1024
 """What a fetch thread reads of its range at a time (a larger blob is a piece of its own),
 and what a worker gets at once. A range stays one request, but eight threads each holding
 theirs whole (up to 24 MiB) kept ~190 MiB of downloads in memory, and each worker a buffer
-as large: peak RSS of the benchmark's restores, mixed 307 -> 166 MiB, small files 361 ->
+as large: peak RSS of the benchmark's restores, mixed 307 -> 166 MiB, small files ~365 ->
 299 MiB, with a little less CPU (new memory costs ~3.5 us a page on its VM). Pieces of
 2 MiB made twice as many requests to the workers, and cost the small files' restore 2%."""
 _PIECES_AHEAD = 2
