@@ -231,16 +231,17 @@ class Repository:
             compression_level=compression_level,
             cache=cache,
         )
+        index = repo._index
         if index_later:
-            repo._index_loading = _in_a_thread(repo._load_index, name="index-load")
+            repo._index_loading = _in_a_thread(lambda: repo._load(index), name="index-load")
         else:
-            repo._load_index()
+            repo._load(index)
         return repo
 
-    def _load_index(self) -> None:
-        self._index.load(self.backend, self.key, cache=self.cache)
+    def _load(self, index: MasterIndex) -> None:
+        index.load(self.backend, self.key, cache=self.cache)
         if self.cache is not None:
-            self.cache.keep_only_packs(self._index.has_pack)
+            self.cache.keep_only_packs(index.has_pack)
 
     @property
     def index(self) -> MasterIndex:
@@ -253,6 +254,10 @@ class Repository:
 
     @index.setter
     def index(self, index: MasterIndex) -> None:
+        """(After a reading in the background has finished: it fills the index it began.)"""
+        if self._index_loading is not None:
+            self._index_loading.exception()
+            self._index_loading = None
         self._index = index
 
     def close(self) -> None:
