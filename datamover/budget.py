@@ -197,12 +197,7 @@ def long_lived_objects_left_alone() -> Iterator[None]:
                 gc.unfreeze()
 
 
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
-_KEPT_BUFFER = 32 * 1024 * 1024
-"""The largest freed buffer `reuse_freed_buffers` keeps: the highest mmap threshold glibc
-allows (and the highest its own sliding one reaches), above a restore's 24 MiB ranges."""
 
 
 def limit_allocator_arenas() -> None:
@@ -214,29 +209,8 @@ def limit_allocator_arenas() -> None:
     A low fixed mmap threshold would return freed buffers even sooner, but every buffer
     then costs fresh page faults: a third more system time for little RSS. No-op off glibc.
     """
-    _mallopt((_M_ARENA_MAX, 2))
-
-
-def reuse_freed_buffers() -> None:
-    """Have glibc keep freed buffers of up to 32 MiB for the next allocation, instead of
-    mapping each anew (and trimming it from the heap once freed).
-
-    A restore downloads its packs into new buffers of up to 24 MiB, one after another in
-    each of its threads, and the kernel faults in every page of a buffer that is mapped
-    anew: 3.5 us a page on the benchmark's VM. glibc's sliding thresholds kept few of them
-    (restoring the benchmark's 1 GiB: 123,000 pages faulted in by the downloads, 0.4 s of
-    CPU); these keep each thread's (51,000 pages). Restores 2-5% faster; peak RSS 10-70 MiB
-    higher, a freed buffer staying until reused. They stay for the rest of the process (a
-    worker's later backups too: glibc has no way back to its sliding thresholds), which
-    changed neither a backup's speed nor its peak RSS here. No-op off glibc.
-    """
-    _mallopt((_M_MMAP_THRESHOLD, _KEPT_BUFFER), (_M_TRIM_THRESHOLD, 2 * _KEPT_BUFFER))
-
-
-def _mallopt(*settings: tuple[int, int]) -> None:
     try:
         mallopt = ctypes.CDLL(None).mallopt  # the C library the interpreter runs on
     except (OSError, AttributeError):
         return
-    for parameter, value in settings:
-        mallopt(parameter, value)
+    mallopt(_M_ARENA_MAX, 2)

@@ -38,7 +38,6 @@ from datamover.budget import (
     long_lived_objects_left_alone,
     plan_memory,
     plan_with_workers,
-    reuse_freed_buffers,
 )
 from datamover.counters import ThreadCounters
 from datamover.errors import DatamoverError, SnapshotNotFoundError
@@ -324,7 +323,6 @@ class Restorer:
 
     def run(self, snapshot_ref: str, target: str) -> RestoreResult:
         limit_allocator_arenas()
-        reuse_freed_buffers()
         snapshot_id, snapshot = self.repo.load_snapshot(snapshot_ref)
         tree, root_node = self._select(self.repo.load_tree(snapshot.tree))
         os.makedirs(target, exist_ok=True)

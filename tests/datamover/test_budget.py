@@ -109,36 +109,6 @@ def test_worker_processes_fit_the_limit_or_are_refused(monkeypatch: pytest.Monke
         plan_with_workers(6, 100 * MiB, plan)
 
 
-def test_a_restores_download_buffers_are_reused_not_mapped_anew() -> None:
-    """Threads taking turns at 16 MiB buffers, as a restore's downloads do: once freed, a
-    buffer is used again, so the kernel faults in each thread's once, not each buffer."""
-    threads, rounds, buffer_pages = 4, 10, 16 * 256
-    program = f"""
-import resource, threading
-from datamover.budget import limit_allocator_arenas, reuse_freed_buffers
-limit_allocator_arenas()
-reuse_freed_buffers()
-turns = threading.Barrier({threads})
-def download(thread):
-    for turn in range({rounds}):
-        turns.wait()
-        buffer = b"x" * (16 * 1024 * 1024 + 100_000 * thread + 1000 * turn)
-        turns.wait()
-        del buffer
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-workers = [threading.Thread(target=download, args=(n,)) for n in range({threads})]
-for worker in workers:
-    worker.start()
-for worker in workers:
-    worker.join()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
-    run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    faulted = int(run.stdout)
-    assert threads * buffer_pages <= faulted < 1.5 * threads * buffer_pages
-
-
 def _write_large_file(path: Path, size: int, seed: int) -> None:
     """Cheap data whose chunks all differ: a random 64 KiB block, rotated at every MiB."""
     rng = random.Random(seed)
@@ -175,8 +145,8 @@ def test_peak_rss_of_a_backup_stays_under_the_limit(tmp_path: Path, repo_dir: Pa
 
 def test_peak_rss_of_a_restore_stays_under_the_limit(tmp_path: Path, repo_dir: Path) -> None:
     """Incompressible files of a few hundred MiB and many small ones, restored with 64
-    downloads at once under 512 MiB: the ranges in flight, the workers' and the freed
-    buffers glibc keeps for reuse (`budget.reuse_freed_buffers`) all fit."""
+    downloads at once under 512 MiB: the pieces of ranges in flight and the workers' all
+    fit."""
     source = tmp_path / "source"
     source.mkdir()
     for i in range(2):
