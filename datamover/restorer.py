@@ -636,7 +636,7 @@ class Restorer:
         """Read one range of a pack with one request, a piece at a time; verify and write
         each of its blobs."""
         pack_hex, run, blobs = item
-        pieces = _pieces(run, _PIECE_SIZE)
+        pieces = list(_ranges(run, _PIECE_SIZE))  # (its gaps are short: none splits)
         ranges = [(piece[0].offset, _span_of(piece)) for piece in pieces]
         ahead = threading.BoundedSemaphore(_PIECES_AHEAD)
         written: list[threading.Event] = []
@@ -682,6 +682,11 @@ class Restorer:
         and `release` called, once all are written."""
         start = piece[0].offset
         written = threading.Event()
+
+        def finished() -> None:
+            release()
+            written.set()
+
         try:
             whole = [blob for blob in piece if all(t.file.single for t in blobs[blob])]
             if len(whole) < len(piece):
@@ -689,29 +694,26 @@ class Restorer:
                 others = [blob for blob in piece if blob not in taken]
                 with self._writers:
                     self._write_run(pack_hex, others, blobs, memoryview(data), start)
-            if whole:
-                files = [(_plain(blob), self._whole_files(blobs[blob])) for blob in whole]
-                request: WriteRequest = (pack_hex, _spans(whole, data, start), files)
-
-                def done(answer: WriteAnswer | BaseException) -> None:
-                    try:
-                        self._whole_files_written(whole, blobs, answer)
-                    finally:
-                        release()
-                        written.set()
-
-                if self._pool is not None:
-                    self._pool.submit(request, done)
-                else:
-                    with self._writers:
-                        self._write_whole_files_here(request, done)
+            if not whole:
+                finished()
                 return written
+            files = [(_plain(blob), self._whole_files(blobs[blob])) for blob in whole]
+            request: WriteRequest = (pack_hex, _spans(whole, data, start), files)
         except BaseException:
-            release()
-            written.set()
+            finished()
             raise
-        release()
-        written.set()
+
+        def done(answer: WriteAnswer | BaseException) -> None:
+            try:
+                self._whole_files_written(whole, blobs, answer)
+            finally:
+                finished()
+
+        if self._pool is not None:
+            self._pool.submit(request, done)
+        else:
+            with self._writers:
+                self._write_whole_files_here(request, done)
         return written
 
     def _write_whole_files_here(
@@ -917,18 +919,6 @@ def _one_blob_files(needs: dict[bytes, dict[PackedBlob, list[_Target]]]) -> Iter
         for targets in blobs.values():
             for target in targets:
                 yield target.file.single
-
-
-def _pieces(run: list[PackedBlob], size: int) -> list[list[PackedBlob]]:
-    """A range's blobs (sorted by offset) in consecutive pieces that each span at most
-    `size` bytes, or a single larger blob."""
-    pieces: list[list[PackedBlob]] = []
-    for blob in run:
-        if pieces and blob.offset + blob.length - pieces[-1][0].offset <= size:
-            pieces[-1].append(blob)
-        else:
-            pieces.append([blob])
-    return pieces
 
 
 def _span_of(blobs: list[PackedBlob]) -> int:
