@@ -233,7 +233,9 @@ class Repository:
         )
         index = repo._index
         if index_later:
-            repo._index_loading = _in_a_thread(lambda: repo._load(index), name="index-load")
+            reader = ThreadPoolExecutor(1, thread_name_prefix="index-load")
+            repo._index_loading = reader.submit(repo._load, index)
+            reader.shutdown(wait=False)
         else:
             repo._load(index)
         return repo
@@ -646,19 +648,3 @@ class Repository:
     def stats(self) -> RepoStats:
         with self._state:
             return self._stats.model_copy()
-
-
-def _in_a_thread(work: Callable[[], None], *, name: str) -> Future[None]:
-    """`work` started in a daemon thread; its outcome, as a future."""
-    outcome: Future[None] = Future()
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:
-            outcome.set_exception(exc)
-        else:
-            outcome.set_result(None)
-
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return outcome

@@ -6,6 +6,7 @@ import errno
 import os
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from datamover.atomicfile import write_atomically
 from datamover.backend.base import FileInfo, FileType, relative_path
@@ -48,31 +49,27 @@ class LocalBackend:
             raise BackendError(f"cannot write {path}: {os.strerror(exc.errno or 0)}") from exc
 
     def load(self, file_type: FileType, name: str, offset: int = 0, length: int = -1) -> bytes:
-        path = self._path(file_type, name)
-        try:
-            with open(path, "rb") as handle:
-                if offset:
-                    handle.seek(offset)
-                return handle.read(length)
-        except FileNotFoundError as exc:
-            raise FileNotFoundInBackendError(f"{path} does not exist") from exc
-        except PermissionError as exc:
-            raise AccessDeniedError(f"cannot read {path}: {exc}") from exc
+        with self._open(file_type, name) as handle:
+            if offset:
+                handle.seek(offset)
+            return handle.read(length)
 
     def load_ranges(
         self, file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
     ) -> Generator[bytes, None, None]:
+        with self._open(file_type, name) as handle:
+            for offset, length in ranges:
+                handle.seek(offset)
+                yield handle.read(length)
+
+    def _open(self, file_type: FileType, name: str) -> BinaryIO:
         path = self._path(file_type, name)
         try:
-            handle = open(path, "rb")  # noqa: SIM115 (closed below, after the last range)
+            return open(path, "rb")
         except FileNotFoundError as exc:
             raise FileNotFoundInBackendError(f"{path} does not exist") from exc
         except PermissionError as exc:
             raise AccessDeniedError(f"cannot read {path}: {exc}") from exc
-        with handle:
-            for offset, length in ranges:
-                handle.seek(offset)
-                yield handle.read(length)
 
     def stat(self, file_type: FileType, name: str) -> FileInfo:
         path = self._path(file_type, name)

@@ -317,13 +317,13 @@ class _S3OnlyLoader(botocore.loaders.Loader):
 
 def _read(body: Any, length: int) -> bytes:
     """`length` bytes of a response's body, fewer only where it ends."""
-    data = body.read(length) if length else b""
+    data: bytes = body.read(length) if length else b""
     while 0 < len(data) < length:  # (a read returns what has come; the rest follows)
         more = body.read(length - len(data))
         if not more:
             break
         data += more
-    return bytes(data)
+    return data
 
 
 def _skip(body: Any, length: int) -> None:
