@@ -92,9 +92,11 @@ def open_master_key(
         document = backend.load(FileType.KEYS, info.name)
         key_file = _parse_key_file(info.name, document)
         salt = base64.b64decode(key_file.salt)
-        user_key = derive_key(
-            password, salt, ScryptParams(n=key_file.n, r=key_file.r, p=key_file.p)
-        )
+        try:
+            params = ScryptParams(n=key_file.n, r=key_file.r, p=key_file.p)
+        except ValueError as exc:
+            raise InvalidRepositoryDataError(f"key file {info.name} is invalid: {exc}") from exc
+        user_key = derive_key(password, salt, params)
         master = _unseal(key_file, user_key)
         if master is not None:
             if cache is not None:

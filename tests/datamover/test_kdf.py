@@ -27,7 +27,19 @@ def test_libsodium_derives_the_bytes_of_the_scrypt_standard(params: ScryptParams
     assert scrypt_derive("pässword", salt, params) == expected
 
 
-@pytest.mark.parametrize("n", [0, 1, 1000])
-def test_parameters_that_are_not_scrypts_are_a_value_error(n: int) -> None:
-    with pytest.raises(ValueError):
-        scrypt_derive("pw", b"s" * 64, ScryptParams(n=n, r=8, p=1))
+@pytest.mark.parametrize(
+    ("n", "r", "p", "said"),
+    [
+        (0, 8, 1, "N must be a power of two"),
+        (1, 8, 1, "N must be a power of two"),
+        (1000, 8, 1, "N must be a power of two"),
+        (1024, 0, 1, "r and p must be at least 1"),
+        (1024, 8, 0, "r and p must be at least 1"),
+        (2**21, 8, 1, "need 2048 MiB; at most 1024 MiB"),
+    ],
+)
+def test_parameters_scrypt_cannot_take_are_a_value_error_naming_them(
+    n: int, r: int, p: int, said: str
+) -> None:
+    with pytest.raises(ValueError, match=said):
+        ScryptParams(n=n, r=r, p=p)

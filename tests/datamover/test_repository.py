@@ -192,6 +192,24 @@ def test_an_index_read_later_is_waited_for_and_its_errors_raised_then(
     broken.close()
 
 
+@pytest.mark.parametrize(
+    ("n", "said"), [(1000, "power of two"), (2**40, "at most 1024 MiB")], ids=["not 2^k", "huge"]
+)
+def test_a_key_file_asking_scrypt_for_the_impossible_is_named(
+    repo: Repository, repo_dir: Path, n: int, said: str
+) -> None:
+    """A damaged or hostile key file's N is refused, naming the file, before scrypt runs
+    (libsodium failed on 128 TiB with a bare RuntimeError); the repository is untouched."""
+    (key_path,) = (repo_dir / "keys").iterdir()
+    original = key_path.read_bytes()
+    key_path.chmod(0o644)
+    key_path.write_text(json.dumps({**json.loads(original), "N": n}))
+    with pytest.raises(InvalidRepositoryDataError, match=f"key file {key_path.name}.*{said}"):
+        Repository.open(LocalBackend(repo_dir), PASSWORD)
+    key_path.write_bytes(original)
+    Repository.open(LocalBackend(repo_dir), PASSWORD).close()
+
+
 def test_a_removed_snapshot_is_gone_for_the_instance_that_read_it(repo: Repository) -> None:
     """Snapshot files are read once per instance; removing one forgets that reading too."""
     tree = repo.save_tree(Tree(nodes=[]))
