@@ -128,7 +128,7 @@ def plan_with_workers(
     """How many worker processes fit, and the plan with them: `plan` takes the bytes they
     cost. `wanted` must fit; without it, one per usable CPU (at most `MAX_PROCESSES`),
     fewer if the limit is tight (none at all costs speed only)."""
-    processes = wanted if wanted is not None else min(usable_cpus(), MAX_PROCESSES)
+    processes = most_processes(wanted)
     while True:
         try:
             return processes, plan(processes * per_worker)
@@ -136,6 +136,12 @@ def plan_with_workers(
             if wanted is not None or processes == 0:
                 raise
             processes -= 1
+
+
+def most_processes(wanted: int | None) -> int:
+    """The worker processes a run may have, before its memory plan: `wanted`, or one per
+    usable CPU (at most `MAX_PROCESSES`)."""
+    return wanted if wanted is not None else min(usable_cpus(), MAX_PROCESSES)
 
 
 def usable_cpus() -> int:

@@ -157,8 +157,10 @@ WholeFile = tuple[str, int, PlainFileMetadata]
 PlainPackedBlob = tuple[BlobType, bytes, int, int, int]
 """A `PackedBlob` as a plain tuple (pickling the named tuple calls Python for each)."""
 Span = tuple[int, "pickle.PickleBuffer | memoryview"]
-"""Bytes of a pack, from this offset on. They go to a worker as a `PickleBuffer`, beside the
-pickle, not copied into it, and arrive as a view (see `datamover.workerpool`)."""
+"""Bytes of a pack, from this offset on. They go to a worker as a `SharedBytes` (where they
+are in the memory it shares with its parent, see `datamover.sharedmemory`) or as a
+`PickleBuffer` (beside the pickle, not copied into it, see `datamover.workerpool`), and
+arrive as a view."""
 WriteRequest = tuple[str, list[Span], list[tuple[PlainPackedBlob, list[WholeFile]]]]
 """Blobs of a pack (its id, the spans that hold them, sorted) sorted by offset, each with the
 files it fills."""

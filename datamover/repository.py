@@ -246,6 +246,11 @@ class Repository:
             self.cache.keep_only_packs(index.has_pack)
 
     @property
+    def index_pending(self) -> bool:
+        """Whether the index files are still being read in the background."""
+        return self._index_loading is not None and not self._index_loading.done()
+
+    @property
     def index(self) -> MasterIndex:
         """Every blob's location (once the index files are read)."""
         loading = self._index_loading

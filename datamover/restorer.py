@@ -36,6 +36,7 @@ from datamover.budget import (
     MemoryPlan,
     limit_allocator_arenas,
     long_lived_objects_left_alone,
+    most_processes,
     plan_memory,
     plan_with_workers,
 )
@@ -47,7 +48,6 @@ from datamover.filewrite import (
     Metadata,
     PlainFileMetadata,
     PlainPackedBlob,
-    Span,
     UnsafeNameError,
     WholeFile,
     WriteAnswer,
@@ -65,9 +65,10 @@ from datamover.jsonfmt import go_unquote
 from datamover.modes import NodeType, posix_permissions
 from datamover.prefetch import Prefetch
 from datamover.repository import Repository
+from datamover.sharedmemory import SharedBytes, SharedSlots
 from datamover.tree import Node, Tree
 from datamover.treejson import subtree_id
-from datamover.workerpool import WORKER_BASELINE, WORTH_A_POOL, WorkerPool
+from datamover.workerpool import WORKER_BASELINE, WORTH_A_POOL, StartedWorkers, WorkerPool
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +91,10 @@ as large: peak RSS of the benchmark's restores, mixed 307 -> 166 MiB, small file
 _PIECES_AHEAD = 2
 """Pieces a fetch thread has read and not yet seen written: the workers have the next one
 while a piece is being written."""
+_SHARED_SLOTS = 16
+"""Pieces (of `_PIECE_SIZE`) the memory shared with the workers holds at most: one for each
+piece the default eight fetch threads may hold. With more threads, a piece for the workers
+that finds no free slot goes through a worker's pipe."""
 _MAX_SPANS = 64
 """Pieces of a range sent to a worker (the runs of its one-blob files' blobs); more than
 that, and the worker gets the range from the first such blob to the last."""
@@ -261,8 +266,29 @@ class Restorer:
         self._tree_pool = ThreadPoolExecutor(4, thread_name_prefix="restore-tree")
         self._inodes: dict[tuple[int, int], tuple[_FileState, list[bytes]]] = {}
         self._links: list[tuple[_FileState, _FileState]] = []
-        self._max_range, self._processes, plan = self._plan_memory()
+        processes = most_processes(options.processes)
+        self._slots = SharedSlots.create(_PIECE_SIZE, self._slot_count()) if processes else None
+        """Where pieces with blobs for the workers are put, for them to see without a copy
+        through their pipes."""
+        self._early_workers: StartedWorkers | None = None
+        """Workers started while the index is read (the memory plan needs it), on a core
+        otherwise idle then, instead of once the first files are planned: 0.1-0.2 s of a
+        large restore's start. (A restore whose index is already read starts them when it
+        finds them worth it.)"""
         self._pool: WorkerPool | None = None
+        try:
+            if processes and repo.index_pending:
+                shared = self._shared_fd()
+                self._early_workers = StartedWorkers(WHOLE_FILE_WRITER, processes, shared)
+            self._max_range, self._processes, plan = self._plan_memory()
+            if self._early_workers is not None:
+                self._early_workers.keep(self._processes)
+            if not self._processes and self._slots is not None:
+                self._slots.close()
+                self._slots = None
+        except BaseException:
+            self._close_workers()
+            raise
         self._writer_settings = WriterSettings(repo.key, self._owner)
         # (Its threads start with the first fetch.)
         self._fetcher = ThreadPoolExecutor(options.files, thread_name_prefix="restore")
@@ -305,6 +331,7 @@ class Restorer:
         # A worker holds the piece it is writing, and one blob of it decrypted and
         # decompressed: at most a range each (a piece is smaller, unless one blob is).
         per_worker = WORKER_BASELINE + 3 * max_range
+        shared = self._slot_count() * _PIECE_SIZE  # (resident once used, with any worker)
         return plan_with_workers(
             options.processes,
             per_worker,
@@ -315,13 +342,24 @@ class Restorer:
                 max_chunk=max_range,
                 workers=1,
                 index=self.repo.index.memory(),
-                unbudgeted=workers_memory,
+                unbudgeted=workers_memory + (shared if workers_memory else 0),
             ),
         )
+
+    def _slot_count(self) -> int:
+        """Slots of memory shared with the workers: one for each piece the fetch threads may
+        hold, up to `_SHARED_SLOTS`."""
+        return min(self.options.files * _PIECES_AHEAD, _SHARED_SLOTS)
 
     # -- the run ----------------------------------------------------------------------
 
     def run(self, snapshot_ref: str, target: str) -> RestoreResult:
+        try:
+            return self._run(snapshot_ref, target)
+        finally:
+            self._close_workers()
+
+    def _run(self, snapshot_ref: str, target: str) -> RestoreResult:
         limit_allocator_arenas()
         snapshot_id, snapshot = self.repo.load_snapshot(snapshot_ref)
         tree, root_node = self._select(self.repo.load_tree(snapshot.tree))
@@ -355,6 +393,17 @@ class Restorer:
             errors=list(stats.errors),
             warnings=list(stats.warnings),
         )
+
+    def _shared_fd(self) -> int | None:
+        return None if self._slots is None else self._slots.fd
+
+    def _close_workers(self) -> None:
+        """Stop the started workers no pool took; then close the shared memory (the pool's
+        workers have exited: see `_fetching`)."""
+        if self._early_workers is not None:
+            self._early_workers.close()
+        if self._slots is not None:
+            self._slots.close()
 
     def _select(self, tree: Tree) -> tuple[Tree, Node | None]:
         """The tree to restore: the snapshot's root, or the one at `options.path`."""
@@ -622,7 +671,13 @@ class Restorer:
         if self._pool is None and self._processes:
             self._one_blob_count += sum(_one_blob_files(needs))
         if self._pool is None and self._processes and self._one_blob_count > self._pool_after:
-            self._pool = WorkerPool(WHOLE_FILE_WRITER, self._writer_settings, self._processes)
+            self._pool = WorkerPool(
+                WHOLE_FILE_WRITER,
+                self._writer_settings,
+                self._processes,
+                self._shared_fd(),
+                started=self._early_workers,
+            )
         gc.freeze()  # what was planned lives until the end (see `long_lived_objects_left_alone`)
         for pack_id, blobs in needs.items():
             for run in _ranges(sorted(blobs, key=lambda b: b.offset), self._max_range):
@@ -633,36 +688,50 @@ class Restorer:
     def _fetch_run(
         self, item: tuple[str, list[PackedBlob], dict[PackedBlob, list[_Target]]]
     ) -> None:
-        """Read one range of a pack with one request, a piece at a time; verify and write
-        each of its blobs."""
+        """Read one range of a pack with one request, a piece at a time; verify and write each
+        of its blobs. A piece with blobs for the workers is copied into a slot of the memory
+        they share, where it fits."""
         pack_hex, run, blobs = item
         pieces = list(_ranges(run, _PIECE_SIZE))  # (its gaps are short: none splits)
         ranges = [(piece[0].offset, _span_of(piece)) for piece in pieces]
+        wholes = [[b for b in piece if all(t.file.single for t in blobs[b])] for piece in pieces]
         ahead = threading.BoundedSemaphore(_PIECES_AHEAD)
         written: list[threading.Event] = []
         stream = self.repo.backend.load_ranges(FileType.DATA, pack_hex, ranges)
+        slots = self._slots
         try:
             for index, piece in enumerate(pieces):
                 ahead.acquire()
                 taken = self._budget.acquire(2 * ranges[index][1])
+                slot = -1
+                if slots is not None and wholes[index] and ranges[index][1] <= slots.slot_size:
+                    slot = slots.acquire()  # (-1 if none is free)
 
-                def release(taken: int = taken) -> None:
+                def release(taken: int = taken, slot: int = slot) -> None:
+                    if slot >= 0:
+                        cast(SharedSlots, slots).release(slot)
                     self._budget.release(taken)
                     ahead.release()
 
                 try:
-                    data = next(stream)
+                    data: bytes | memoryview = next(stream)
                 except DatamoverError as exc:
                     release()
                     self.repo.confirm_locks()  # a pack a racing gc removed is its lock's conflict
                     unread = [blob for later in pieces[index:] for blob in later]
                     self._fail_blobs(unread, blobs, str(exc))
                     break
+                if slot >= 0:
+                    view = cast(SharedSlots, slots).view(slot, len(data))
+                    view[:] = data
+                    data = view
                 # Read while the lock's second look for a racing writer was under way (a
                 # pause of 0.2 s, see `locks.acquire`): nothing is written before it has
                 # passed.
                 self.repo.confirm_locks()
-                written.append(self._write_piece(pack_hex, piece, blobs, data, release))
+                written.append(
+                    self._write_piece(pack_hex, piece, wholes[index], blobs, data, slot, release)
+                )
         finally:
             stream.close()
         for event in written:
@@ -672,14 +741,17 @@ class Restorer:
         self,
         pack_hex: str,
         piece: list[PackedBlob],
+        whole: list[PackedBlob],
         blobs: dict[PackedBlob, list[_Target]],
-        data: bytes,
+        data: bytes | memoryview,
+        slot: int,
         release: Callable[[], None],
     ) -> threading.Event:
         """Verify and write the blobs of a piece (`data`, read from its first blob's
-        offset). Blobs that each fill whole files go to a worker process (or are written
-        here, the same way, without one); the others are written here. The event is set,
-        and `release` called, once all are written."""
+        offset; in the shared memory's `slot` unless that is -1). Its `whole` blobs, those
+        that each fill whole files, go to a worker process (or are written here, the same
+        way, without one); the others are written here. The event is set, and `release`
+        called, once all are written."""
         start = piece[0].offset
         written = threading.Event()
 
@@ -688,7 +760,6 @@ class Restorer:
             written.set()
 
         try:
-            whole = [blob for blob in piece if all(t.file.single for t in blobs[blob])]
             if len(whole) < len(piece):
                 taken = set(whole)
                 others = [blob for blob in piece if blob not in taken]
@@ -698,7 +769,7 @@ class Restorer:
                 finished()
                 return written
             files = [(_plain(blob), self._whole_files(blobs[blob])) for blob in whole]
-            request: WriteRequest = (pack_hex, _spans(whole, data, start), files)
+            bounds = _span_bounds(whole)
         except BaseException:
             finished()
             raise
@@ -709,12 +780,28 @@ class Restorer:
             finally:
                 finished()
 
+        view = memoryview(data)
         if self._pool is not None:
-            self._pool.submit(request, done)
+            spans = self._sent_spans(bounds, view, start, slot)
+            self._pool.submit((pack_hex, spans, files), done)
         else:
+            request: WriteRequest = (
+                pack_hex, [(a, view[a - start : b - start]) for a, b in bounds], files
+            )  # fmt: skip
             with self._writers:
                 self._write_whole_files_here(request, done)
         return written
+
+    def _sent_spans(
+        self, bounds: list[tuple[int, int]], view: memoryview, start: int, slot: int
+    ) -> list[tuple[int, SharedBytes | pickle.PickleBuffer]]:
+        """The `Span`s of a request as sent to a worker: where it finds them in the shared
+        memory, or bytes sent beside the request (a `PickleBuffer` is not copied into its
+        pickle). Either way it gets them as views."""
+        if slot >= 0 and self._slots is not None:
+            slots = self._slots
+            return [(a, slots.shared(slot, a - start, b - a)) for a, b in bounds]
+        return [(a, pickle.PickleBuffer(view[a - start : b - start])) for a, b in bounds]
 
     def _write_whole_files_here(
         self, request: WriteRequest, done: Callable[[WriteAnswer | BaseException], None]
@@ -893,20 +980,19 @@ class Restorer:
         self._progress(progress)
 
 
-def _spans(whole: list[PackedBlob], data: bytes, start: int) -> list[Span]:
-    """The pieces of a range (read from `start` of its pack) that hold these blobs, sorted
-    by offset: a worker gets only what it writes, not the blobs of large files beside them
-    (the 1 GiB benchmark sent its workers 323 MiB for 71 MiB of such blobs)."""
-    pieces: list[list[int]] = []  # [first offset, end]
+def _span_bounds(whole: list[PackedBlob]) -> list[tuple[int, int]]:
+    """The stretches of a pack (first offset, end) that hold these blobs, sorted by offset:
+    a worker gets only what it writes, not the blobs of large files beside them (the 1 GiB
+    benchmark sent its workers 323 MiB for 71 MiB of such blobs)."""
+    bounds: list[list[int]] = []
     for blob in whole:
-        if pieces and pieces[-1][1] == blob.offset:
-            pieces[-1][1] += blob.length
+        if bounds and bounds[-1][1] == blob.offset:
+            bounds[-1][1] += blob.length
         else:
-            pieces.append([blob.offset, blob.offset + blob.length])
-    if len(pieces) > _MAX_SPANS:
-        pieces = [[pieces[0][0], pieces[-1][1]]]
-    view = memoryview(data)
-    return [(a, pickle.PickleBuffer(view[a - start : b - start])) for a, b in pieces]
+            bounds.append([blob.offset, blob.offset + blob.length])
+    if len(bounds) > _MAX_SPANS:
+        bounds = [[bounds[0][0], bounds[-1][1]]]
+    return [(first, end) for first, end in bounds]
 
 
 def _plain(blob: PackedBlob) -> PlainPackedBlob:

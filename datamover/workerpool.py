@@ -7,12 +7,14 @@ processes each run their loop alone, and exchange whole batches with this proces
 
 A worker is `python -m datamover.workerpool` with two pipes, not a `multiprocessing`
 process: those import the parent's main module, which in a CLI or an activity worker is
-far heavier than the worker's own. It imports only its handler's module. Its first message
-names the handler (``"module:factory"``) and the factory's setup (key material travels
-through the pipe, never argv or the environment); then each request gets one answer, in
-order. A request may carry large bytes as `pickle.PickleBuffer`s: they are sent after its
-pickle as they are, instead of being copied into it (a restore sends each range of a pack),
-and reach the handler as views of the worker's receive buffer (see `datamover.frames`).
+far heavier than the worker's own. Its arguments name its handler (``"module:factory"``),
+whose module it imports at once, before its setup may be known (see `StartedWorkers`). Its
+first message is the factory's setup (key material travels through the pipe, never argv or
+the environment); then each request gets one answer, in order. A request may carry large
+bytes as `pickle.PickleBuffer`s: they are sent after its pickle as they are, instead of
+being copied into it, and reach the handler as views of the worker's receive buffer (see
+`datamover.frames`); or, cheaper still, as where they are in memory shared with the worker
+(see `datamover.sharedmemory`).
 """
 
 from __future__ import annotations
@@ -64,13 +66,27 @@ class WorkerPool:
     """Worker processes serving requests with one handler. Callbacks run on the pool's
     threads (one per worker), one answer at a time, in each worker's submission order."""
 
-    def __init__(self, handler: str, setup: object, processes: int) -> None:
+    def __init__(
+        self,
+        handler: str,
+        setup: object,
+        processes: int,
+        shared_fd: int | None = None,
+        *,
+        started: StartedWorkers | None = None,
+    ) -> None:
+        """`shared_fd`: memory the workers map (see `datamover.sharedmemory`). `started`:
+        workers started earlier with the same handler and memory, taken first."""
+        if started is not None and (started.handler, started.shared_fd) != (handler, shared_fd):
+            raise ValueError("the started workers serve another handler or memory")
         self._queue: queue.SimpleQueue[tuple[object, Callback] | None] = queue.SimpleQueue()
-        self._workers: list[_Worker] = []
+        self._workers: list[_Worker] = [] if started is None else started.take(processes)
         self._threads: list[threading.Thread] = []
         try:
-            for _ in range(processes):
-                self._workers.append(_Worker.start(handler, setup))
+            while len(self._workers) < processes:
+                self._workers.append(_Worker.start(handler, shared_fd))
+            for worker in self._workers:
+                worker.send(setup)
         except BaseException:
             self.close(kill=True)
             raise
@@ -134,6 +150,43 @@ class WorkerPool:
             receiver.join()
 
 
+class StartedWorkers:
+    """Worker processes started before their setup is known: their interpreter and their
+    handler's module load meanwhile. A restore starts them while it derives its key and
+    reads the index, when a core is otherwise idle; a `WorkerPool` takes them later."""
+
+    def __init__(self, handler: str, processes: int, shared_fd: int | None = None) -> None:
+        self.handler = handler
+        self.shared_fd = shared_fd
+        self._workers: list[_Worker] = []
+        try:
+            for _ in range(processes):
+                self._workers.append(_Worker.start(handler, shared_fd))
+        except BaseException:
+            self.close()
+            raise
+
+    def take(self, processes: int) -> list[_Worker]:
+        """Up to `processes` of the workers, theirs from now on."""
+        taken, self._workers = self._workers[:processes], self._workers[processes:]
+        return taken
+
+    def keep(self, processes: int) -> None:
+        """Stop the workers beyond the first `processes` (fewer fit in memory)."""
+        kept, self._workers = self._workers[:processes], self._workers[processes:]
+        self.close()
+        self._workers = kept
+
+    def close(self) -> None:
+        """Stop the workers not taken: killed, as they have no work (and may still be
+        loading)."""
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.kill()
+        for worker in workers:
+            worker.stop()
+
+
 class _Link:
     """One worker's requests in flight: their callbacks in order, the first failure, and
     the slots that bound how many are sent ahead."""
@@ -195,15 +248,18 @@ class _Worker:
         self._answers = answers
 
     @classmethod
-    def start(cls, handler: str, setup: object) -> _Worker:
+    def start(cls, handler: str, shared_fd: int | None = None) -> _Worker:
+        """A worker process loading `handler`'s module; its setup is its first message."""
         request_r, request_w = os.pipe()
         answer_r, answer_w = os.pipe()
         for fd in (request_w, answer_w):
             _widen_pipe(fd)
+        shared = () if shared_fd is None else (shared_fd,)
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(request_r), str(answer_w)],
-                pass_fds=(request_r, answer_w),
+                [sys.executable, "-m", __name__, str(request_r), str(answer_w), handler]
+                + [str(fd) for fd in shared],
+                pass_fds=(request_r, answer_w, *shared),
                 stdin=subprocess.DEVNULL,
                 env=worker_environment(),
             )
@@ -213,9 +269,7 @@ class _Worker:
             raise
         os.close(request_r)
         os.close(answer_w)
-        worker = cls(process, FrameWriter(request_w), FrameReader(answer_r))
-        worker.send((handler, setup))
-        return worker
+        return cls(process, FrameWriter(request_w), FrameReader(answer_r))
 
     def send(self, message: object) -> None:
         self.send_message(_Message.of(message))
@@ -320,11 +374,15 @@ def worker_environment() -> dict[str, str]:
     return env
 
 
-def _serve(requests: FrameReader, answers: FrameWriter) -> None:
+def _serve(requests: FrameReader, answers: FrameWriter, handler: str) -> None:
     gc.disable()  # short-lived, and the handlers make no reference cycles
-    handler, setup = _Message.receive(requests)
     module_name, factory = handler.split(":")
-    serve_one = getattr(importlib.import_module(module_name), factory)(setup)
+    make_handler = getattr(importlib.import_module(module_name), factory)
+    try:
+        setup = _Message.receive(requests)
+    except EOFError:
+        return  # started, and not needed after all
+    serve_one = make_handler(setup)
     while True:
         try:
             request = _Message.receive(requests)
@@ -341,7 +399,11 @@ if __name__ == "__main__":
     # Through the module's real name, like everything the handlers pickle.
     from datamover import workerpool
 
-    workerpool._serve(FrameReader(int(sys.argv[1])), FrameWriter(int(sys.argv[2])))
+    if len(sys.argv) > 4:
+        from datamover import sharedmemory
+
+        sharedmemory.attach(int(sys.argv[4]))
+    workerpool._serve(FrameReader(int(sys.argv[1])), FrameWriter(int(sys.argv[2])), sys.argv[3])
     # Every answer is written; tearing the interpreter down would only delay the caller,
     # who waits for this exit.
     os._exit(0)

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,7 @@ from datamover.errors import (
 )
 from datamover.gotime import GoTime
 from datamover.ids import hash_bytes
+from datamover.index import MasterIndex
 from datamover.kdf import ScryptParams
 from datamover.modes import NodeType, go_mode
 from datamover.repository import INDEX_EVERY_BLOBS, Repository
@@ -181,6 +183,7 @@ def test_an_index_read_later_is_waited_for_and_its_errors_raised_then(
     repo.flush()
     later = Repository.open(LocalBackend(repo_dir), PASSWORD, index_later=True)
     assert later.index.has(BlobType.DATA, blob_id)
+    assert not later.index_pending
     later.close()
 
     (index_file,) = (repo_dir / "index").iterdir()
@@ -190,6 +193,29 @@ def test_an_index_read_later_is_waited_for_and_its_errors_raised_then(
     with pytest.raises(InvalidRepositoryDataError, match=index_file.name):
         broken.index  # noqa: B018
     broken.close()
+
+
+def test_an_index_being_read_is_pending_until_read(
+    repo: Repository, repo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reading = threading.Event()
+    load = MasterIndex.load
+
+    def held(index: MasterIndex, *args: Any, **kwargs: Any) -> None:
+        reading.wait(timeout=10)
+        load(index, *args, **kwargs)
+
+    monkeypatch.setattr(MasterIndex, "load", held)
+    later = Repository.open(LocalBackend(repo_dir), PASSWORD, index_later=True)
+    try:
+        assert later.index_pending
+        reading.set()
+        later.index  # noqa: B018
+        assert not later.index_pending
+    finally:
+        reading.set()
+        later.close()
+    assert not repo.index_pending  # (read when it was opened)
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import pickle
 import random
 import stat
+import time
 from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,18 +22,21 @@ from datamover.backend.local import LocalBackend
 from datamover.blobs import BlobType, PackedBlob
 from datamover.check import check
 from datamover.chunker import ChunkerParams
-from datamover.errors import BackendError, RepositoryLockedError
+from datamover.errors import BackendError, RepositoryLockedError, SnapshotNotFoundError
 from datamover.gotime import GoTime
 from datamover.ids import hash_bytes
+from datamover.index import MasterIndex
 from datamover.jobs import BackupOptions, RestoreOptions, RestoreResult
 from datamover.kdf import ScryptParams
 from datamover.locks import LockInfo
 from datamover.modes import GO_MODE_DIR, GO_MODE_SYMLINK, NodeType
 from datamover.repository import Repository
-from datamover.restorer import _MAX_SPANS, Restorer, UnsafeNameError, _spans, check_name
+from datamover.restorer import _MAX_SPANS, Restorer, UnsafeNameError, _span_bounds, check_name
+from datamover.sharedmemory import SharedBytes, SharedSlots
 from datamover.snapshots import Snapshot
 from datamover.tree import Node, Tree
 from datamover.unpacked import save_unpacked
+from datamover.workerpool import StartedWorkers, WorkerPool
 
 PASSWORD = "correct horse battery staple"  # the conftest's repository password
 SMALL_CHUNKS = ChunkerParams(min_size=16 * 1024, avg_size=64 * 1024, max_size=256 * 1024)
@@ -43,6 +48,15 @@ def _tree_files(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and not p.is_symlink()
     }
+
+
+def _random_files(source: Path, count: int, sizes: tuple[int, int], seed: int) -> Path:
+    """`source` with `count` files of random bytes, of sizes in `sizes` (low, high)."""
+    source.mkdir()
+    rng = random.Random(seed)
+    for i in range(count):
+        (source / f"f{i:03d}").write_bytes(rng.randbytes(rng.randrange(*sizes)))
+    return source
 
 
 def test_restores_a_repository_written_by_restic(
@@ -258,11 +272,7 @@ def test_a_restore_meeting_a_racing_exclusive_lock_writes_no_content(
     """The restore reads packs while its lock's second look (`locks.acquire`) is under way,
     but writes nothing into a file before that look has passed: an exclusive lock taken at
     the same moment (a gc's) stops it with the lock named, and no file has content."""
-    source = tmp_path / "source"
-    source.mkdir()
-    rng = random.Random(3)
-    for i in range(30):
-        (source / f"f{i:02d}").write_bytes(rng.randbytes(rng.randrange(1, 300_000)))
+    source = _random_files(tmp_path / "source", 30, (1, 300_000), seed=3)
     snapshot_id = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS)).snapshot_id
 
     monkeypatch.setattr(locks, "WAIT_BEFORE_CHECK_S", 0.5)
@@ -490,15 +500,9 @@ def test_a_worker_gets_the_runs_of_its_blobs_not_the_range_around_them() -> None
     def blob(offset: int, length: int) -> PackedBlob:
         return PackedBlob(BlobType.DATA, offset.to_bytes(32, "big"), offset, length, 0)
 
-    data = bytes(range(256)) * 4
-    spans = _spans([blob(100, 10), blob(110, 5), blob(300, 20)], data[100:], 100)
-    assert [(first, bytes(memoryview(piece))) for first, piece in spans] == [
-        (100, data[100:115]),
-        (300, data[300:320]),
-    ]
+    assert _span_bounds([blob(100, 10), blob(110, 5), blob(300, 20)]) == [(100, 115), (300, 320)]
     scattered = [blob(2 * i, 1) for i in range(_MAX_SPANS + 1)]
-    ((first, piece),) = _spans(scattered, data, 0)
-    assert (first, bytes(memoryview(piece))) == (0, data[: 2 * _MAX_SPANS + 1])
+    assert _span_bounds(scattered) == [(0, 2 * _MAX_SPANS + 1)]
 
 
 @pytest.mark.parametrize(
@@ -519,6 +523,7 @@ def test_ranges_span_a_whole_pack_unless_that_costs_a_worker(
     restorer = Restorer(repo, options)
     restorer._fetcher.shutdown()
     restorer._tree_pool.shutdown()
+    restorer._close_workers()
 
     assert (restorer._max_range, restorer._processes) == (max_range, 2)
 
@@ -552,3 +557,102 @@ def test_a_read_only_file_is_written_and_finished_through_the_descriptor_that_cr
     for name, content in (("data", b"read only"), ("empty", b"")):
         assert (target / name).read_bytes() == content
         assert stat.S_IMODE((target / name).stat().st_mode) == 0o444
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared memory", "pipes"])
+def test_workers_get_their_pieces_through_shared_memory_or_their_pipes(
+    tmp_path: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch, shared: bool
+) -> None:
+    """A piece with blobs for the workers is put in memory they share, and a request says
+    where it is there; without such memory (no `memfd_create`, or no slot free) its bytes
+    go through the worker's pipe. The files are the same either way."""
+    if not shared:
+        monkeypatch.setattr(SharedSlots, "create", classmethod(lambda cls, size, count: None))
+    sent: list[type] = []
+    submit = WorkerPool.submit
+
+    def recorded(pool: WorkerPool, request: Any, callback: Any) -> None:
+        sent.extend(type(data) for _, data in request[1])
+        submit(pool, request, callback)
+
+    monkeypatch.setattr(WorkerPool, "submit", recorded)
+    source = _random_files(tmp_path / "source", 200, (1, 6000), seed=7)
+    snapshot_id = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS)).snapshot_id
+
+    result = restore(repo, snapshot_id, str(tmp_path / "target"), RestoreOptions(processes=2))
+
+    assert result.ok and result.files == 200
+    assert _tree_files(tmp_path / "target") == _tree_files(source)
+    assert sent and set(sent) == ({SharedBytes} if shared else {pickle.PickleBuffer})
+
+
+def _slow_index_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    load = MasterIndex.load
+
+    def slow(index: MasterIndex, *args: Any, **kwargs: Any) -> None:
+        time.sleep(0.5)
+        load(index, *args, **kwargs)
+
+    monkeypatch.setattr(MasterIndex, "load", slow)
+
+
+def test_workers_start_while_the_index_is_read_and_then_serve_the_restore(
+    tmp_path: Path, repo: Repository, repo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restore whose index is still being read starts its workers meanwhile (a core is
+    idle then); the pool takes them once the first files are planned."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for i in range(50):
+        (source / f"f{i:02d}").write_bytes(os.urandom(100 + i))
+    snapshot_id = backup(repo, str(source), BackupOptions()).snapshot_id
+    _slow_index_reads(monkeypatch)
+    later = Repository.open(LocalBackend(repo_dir), PASSWORD, index_later=True)
+    started: list[tuple[list[int], bool]] = []
+    pooled: list[int] = []
+    start, pool = StartedWorkers.__init__, WorkerPool.__init__
+
+    def started_now(workers: StartedWorkers, *args: Any, **kwargs: Any) -> None:
+        start(workers, *args, **kwargs)
+        started.append(([w._process.pid for w in workers._workers], later.index_pending))
+
+    def pool_made(made: WorkerPool, *args: Any, **kwargs: Any) -> None:
+        pool(made, *args, **kwargs)
+        pooled.extend(w._process.pid for w in made._workers)
+
+    monkeypatch.setattr(StartedWorkers, "__init__", started_now)
+    monkeypatch.setattr(WorkerPool, "__init__", pool_made)
+    try:
+        result = restore(later, snapshot_id, str(tmp_path / "target"), RestoreOptions(processes=2))
+    finally:
+        later.close()
+
+    assert result.ok and result.files == 50
+    assert _tree_files(tmp_path / "target") == _tree_files(source)
+    ((pids, index_pending),) = started
+    assert index_pending and len(pids) == 2 and pooled == pids
+
+
+def test_a_restore_that_fails_stops_the_workers_it_started(
+    tmp_path: Path, repo: Repository, repo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _slow_index_reads(monkeypatch)
+    later = Repository.open(LocalBackend(repo_dir), PASSWORD, index_later=True)
+    made: list[StartedWorkers] = []
+    start = StartedWorkers.__init__
+
+    def recorded(workers: StartedWorkers, *args: Any, **kwargs: Any) -> None:
+        start(workers, *args, **kwargs)
+        made.append(workers)
+
+    monkeypatch.setattr(StartedWorkers, "__init__", recorded)
+    try:
+        one_run = Restorer(later, RestoreOptions(processes=2))
+        processes = [worker._process for worker in made[0]._workers]
+        with pytest.raises(SnapshotNotFoundError):
+            one_run.run("deadbeef", str(tmp_path / "target"))
+    finally:
+        later.close()
+
+    assert len(processes) == 2
+    assert all(process.wait(timeout=10) is not None for process in processes)

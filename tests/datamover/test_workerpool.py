@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from datamover.workerpool import PIPE_BYTES, WorkerFailedError, WorkerPool, worker_environment
+from datamover.workerpool import (
+    PIPE_BYTES,
+    StartedWorkers,
+    WorkerFailedError,
+    WorkerPool,
+    worker_environment,
+)
 
 ECHO = "datamover.workerpool:echo"
 
@@ -63,6 +69,47 @@ def test_buffers_travel_beside_the_pickle() -> None:
     finally:
         pool.close()
     assert echoed == ("pack", big, [small, b"inline"])
+
+
+def test_workers_started_before_their_setup_serve_the_pool_that_takes_them() -> None:
+    """Started workers load their handler's module while the setup is still unknown (a
+    restore's key, its index); the pool that takes them sends it, and starts only the
+    workers it lacks."""
+    started = StartedWorkers(ECHO, 2)
+    pids = [worker._process.pid for worker in started._workers]
+    time.sleep(0.5)  # loading: they have no setup yet, and wait for it
+    assert all(worker._process.poll() is None for worker in started._workers)
+    pool = WorkerPool(ECHO, "known now", 3, started=started)
+    try:
+        assert [worker._process.pid for worker in pool._workers][:2] == pids
+        assert pool.map(list(range(9))) == [("known now", n) for n in range(9)]
+    finally:
+        pool.close()
+    assert started.take(2) == []
+
+
+def test_started_workers_no_pool_takes_are_stopped() -> None:
+    started = StartedWorkers(ECHO, 3)
+    processes = [worker._process for worker in started._workers]
+    started.keep(2)  # fewer fit: the third stops at once
+    assert processes[2].wait(timeout=10) is not None
+    pool = WorkerPool(ECHO, None, 1, started=started)
+    try:
+        assert pool.map([1]) == [(None, 1)]
+    finally:
+        pool.close()
+    started.close()  # the one not taken
+    assert processes[1].wait(timeout=10) is not None
+    assert processes[0].poll() is not None  # (the pool's, stopped by the pool)
+
+
+def test_a_pool_takes_no_workers_started_for_another_handler() -> None:
+    started = StartedWorkers(ECHO, 1)
+    try:
+        with pytest.raises(ValueError, match="another handler"):
+            WorkerPool("datamover.filewrite:whole_file_writer", None, 1, started=started)
+    finally:
+        started.close()
 
 
 def test_a_dead_worker_fails_its_requests() -> None:
