@@ -656,3 +656,30 @@ def test_a_restore_that_fails_stops_the_workers_it_started(
 
     assert len(processes) == 2
     assert all(process.wait(timeout=10) is not None for process in processes)
+
+
+def test_workers_give_each_file_its_mode_new_already_there_or_set_id(
+    tmp_path: Path, repo: Repository
+) -> None:
+    """A worker's umask is 0, so a file it creates new has the mode it was created with,
+    and is not looked at again; a file already there, or a mode with set-id bits, is
+    given its mode."""
+    source = tmp_path / "source"
+    source.mkdir()
+    modes = {"group-writable": 0o664, "everyone": 0o777, "set-uid": 0o4755, "plain": 0o640}
+    for name, mode in modes.items():
+        (source / name).write_bytes(name.encode())
+        (source / name).chmod(mode)
+    snapshot_id = backup(repo, str(source), BackupOptions()).snapshot_id
+    target = tmp_path / "target"
+    options = RestoreOptions(processes=2, owner=False)
+
+    first = restore(repo, snapshot_id, str(target), options)
+    got = {name: stat.S_IMODE((target / name).stat().st_mode) for name in modes}
+    (target / "everyone").chmod(0o600)
+    (target / "plain").chmod(0o600)
+    second = restore(repo, snapshot_id, str(target), options)  # over the files of the first
+
+    assert first.ok and second.ok and got == modes
+    assert {name: stat.S_IMODE((target / name).stat().st_mode) for name in modes} == modes
+    assert {name: (target / name).read_bytes() for name in modes} == {n: n.encode() for n in modes}
