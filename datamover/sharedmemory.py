@@ -36,15 +36,23 @@ class SharedSlots:
 
     @classmethod
     def create(cls, slot_size: int, count: int) -> SharedSlots | None:
-        """Slots (their pages taken only once written), or None where the system has no
-        `memfd_create`."""
+        """Slots (their pages taken only once written), or None where there can be none:
+        no `memfd_create`, or the system refuses (a file size limit, `RLIMIT_FSIZE`, counts
+        the memory as a file's size; no descriptor or memory left). Callers then do
+        without."""
         memfd_create = getattr(os, "memfd_create", None)
         if memfd_create is None:
             return None
-        fd = memfd_create("lifeboat-shared", os.MFD_CLOEXEC)
+        try:
+            fd = memfd_create("lifeboat-shared", os.MFD_CLOEXEC)
+        except OSError:
+            return None
         try:
             os.ftruncate(fd, slot_size * count)
             return cls(fd, slot_size, count)
+        except OSError:
+            os.close(fd)
+            return None
         except BaseException:
             os.close(fd)
             raise

@@ -4,6 +4,8 @@ reaching a worker as a view of its own mapping, not through its pipe."""
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 
 import pytest
 
@@ -69,3 +71,16 @@ def test_closing_with_a_view_left_unmaps_once_it_goes() -> None:
     slots.close()
     view[:] = b"0123456789"  # still mapped
     assert bytes(view) == b"0123456789"
+
+
+def test_no_slots_where_the_system_refuses_them() -> None:
+    """A file size limit (a restore's full-disk test sets one) applies to the memory too:
+    then there are no slots, and the caller does without."""
+    code = (
+        "import resource; from datamover.sharedmemory import SharedSlots; "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20)); "
+        "import signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "print(SharedSlots.create(4 << 20, 4), SharedSlots.create(1024, 4) is not None)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["None", "True"]
