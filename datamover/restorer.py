@@ -268,8 +268,8 @@ class Restorer:
         self._links: list[tuple[_FileState, _FileState]] = []
         processes = most_processes(options.processes)
         self._slots = SharedSlots.create(_PIECE_SIZE, self._slot_count()) if processes else None
-        """Where pieces with blobs for the workers are put, for them to see without a copy
-        through their pipes."""
+        """Where pieces are read: the workers see them without a copy through their pipes,
+        and the memory is not allocated (and faulted in) again for every piece."""
         self._early_workers: StartedWorkers | None = None
         """Workers started while the index is read (the memory plan needs it), on a core
         otherwise idle then, instead of once the first files are planned: 0.1-0.2 s of a
@@ -688,23 +688,27 @@ class Restorer:
     def _fetch_run(
         self, item: tuple[str, list[PackedBlob], dict[PackedBlob, list[_Target]]]
     ) -> None:
-        """Read one range of a pack with one request, a piece at a time; verify and write each
-        of its blobs. A piece with blobs for the workers is copied into a slot of the memory
-        they share, where it fits."""
+        """Read one range of a pack with one request, a piece at a time, each into a slot
+        of the memory shared with the workers where one is free (and large enough); verify
+        and write each of its blobs."""
         pack_hex, run, blobs = item
         pieces = list(_ranges(run, _PIECE_SIZE))  # (its gaps are short: none splits)
         ranges = [(piece[0].offset, _span_of(piece)) for piece in pieces]
-        wholes = [[b for b in piece if all(t.file.single for t in blobs[b])] for piece in pieces]
         ahead = threading.BoundedSemaphore(_PIECES_AHEAD)
         written: list[threading.Event] = []
-        stream = self.repo.backend.load_ranges(FileType.DATA, pack_hex, ranges)
         slots = self._slots
+        slot = -1  # the piece being read's
+
+        def into(length: int) -> memoryview | None:
+            return None if slots is None or slot < 0 else slots.view(slot, length)
+
+        stream = self.repo.backend.load_ranges(FileType.DATA, pack_hex, ranges, into)
         try:
             for index, piece in enumerate(pieces):
                 ahead.acquire()
                 taken = self._budget.acquire(2 * ranges[index][1])
                 slot = -1
-                if slots is not None and wholes[index] and ranges[index][1] <= slots.slot_size:
+                if slots is not None and ranges[index][1] <= slots.slot_size:
                     slot = slots.acquire()  # (-1 if none is free)
 
                 def release(taken: int = taken, slot: int = slot) -> None:
@@ -714,24 +718,18 @@ class Restorer:
                     ahead.release()
 
                 try:
-                    data: bytes | memoryview = next(stream)
+                    data = next(stream)
                 except DatamoverError as exc:
                     release()
                     self.repo.confirm_locks()  # a pack a racing gc removed is its lock's conflict
                     unread = [blob for later in pieces[index:] for blob in later]
                     self._fail_blobs(unread, blobs, str(exc))
                     break
-                if slot >= 0:
-                    view = cast(SharedSlots, slots).view(slot, len(data))
-                    view[:] = data
-                    data = view
                 # Read while the lock's second look for a racing writer was under way (a
                 # pause of 0.2 s, see `locks.acquire`): nothing is written before it has
                 # passed.
                 self.repo.confirm_locks()
-                written.append(
-                    self._write_piece(pack_hex, piece, wholes[index], blobs, data, slot, release)
-                )
+                written.append(self._write_piece(pack_hex, piece, blobs, data, slot, release))
         finally:
             stream.close()
         for event in written:
@@ -741,17 +739,16 @@ class Restorer:
         self,
         pack_hex: str,
         piece: list[PackedBlob],
-        whole: list[PackedBlob],
         blobs: dict[PackedBlob, list[_Target]],
         data: bytes | memoryview,
         slot: int,
         release: Callable[[], None],
     ) -> threading.Event:
         """Verify and write the blobs of a piece (`data`, read from its first blob's
-        offset; in the shared memory's `slot` unless that is -1). Its `whole` blobs, those
-        that each fill whole files, go to a worker process (or are written here, the same
-        way, without one); the others are written here. The event is set, and `release`
-        called, once all are written."""
+        offset; in the shared memory's `slot` unless that is -1). Blobs that each fill
+        whole files go to a worker process (or are written here, the same way, without
+        one); the others are written here. The event is set, and `release` called, once
+        all are written."""
         start = piece[0].offset
         written = threading.Event()
 
@@ -760,6 +757,7 @@ class Restorer:
             written.set()
 
         try:
+            whole = [blob for blob in piece if all(t.file.single for t in blobs[blob])]
             if len(whole) < len(piece):
                 taken = set(whole)
                 others = [blob for blob in piece if blob not in taken]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -36,6 +36,13 @@ def relative_path(file_type: FileType, name: str) -> str:
     return f"{file_type.value}/{name}"
 
 
+Ranges = Sequence[tuple[int, int]]
+"""(offset, length) ranges of a file, ascending and apart."""
+IntoMemory = Callable[[int], "memoryview | None"]
+"""Memory to read a range of this length into, or None (see `Backend.load_ranges`)."""
+RangeStream = Generator["bytes | memoryview", None, None]
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A place to keep repository files. Implementations are safe to use from many threads.
@@ -56,11 +63,13 @@ class Backend(Protocol):
         ...
 
     def load_ranges(
-        self, file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
-    ) -> Generator[bytes, None, None]:
+        self, file_type: FileType, name: str, ranges: Ranges, into: IntoMemory | None = None
+    ) -> RangeStream:
         """Each (offset, length) range, ascending and apart, read in turn with one request
         from the first to the end of the last: a long stretch of a pack without holding it
-        whole. A range is short only where the file ends."""
+        whole. A range is short only where the file ends. `into`, called with a range's
+        length just before it is read, may give memory to read it into (at least that
+        long): the range is then yielded as a view of it, else as bytes."""
         ...
 
     def stat(self, file_type: FileType, name: str) -> FileInfo: ...

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from datamover.atomicfile import write_atomically
-from datamover.backend.base import FileInfo, FileType, relative_path
+from datamover.backend.base import (
+    FileInfo,
+    FileType,
+    IntoMemory,
+    Ranges,
+    RangeStream,
+    relative_path,
+)
 from datamover.errors import AccessDeniedError, BackendError, FileNotFoundInBackendError
 
 _DIR_TYPES = (FileType.KEYS, FileType.LOCKS, FileType.SNAPSHOTS, FileType.INDEX, FileType.DATA)
@@ -55,14 +62,18 @@ class LocalBackend:
             return handle.read(length)
 
     def load_ranges(
-        self, file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
-    ) -> Generator[bytes, None, None]:
+        self, file_type: FileType, name: str, ranges: Ranges, into: IntoMemory | None = None
+    ) -> RangeStream:
         with self._open(file_type, name) as handle:
             for offset, length in ranges:
                 handle.seek(offset)
-                yield handle.read(length)
+                buffer = None if into is None else into(length)
+                if buffer is None:
+                    yield handle.read(length)
+                else:
+                    yield buffer[: handle.readinto(buffer[:length])]
 
-    def _open(self, file_type: FileType, name: str) -> BinaryIO:
+    def _open(self, file_type: FileType, name: str) -> io.BufferedReader:
         path = self._path(file_type, name)
         try:
             return open(path, "rb")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import gzip
+import http.client
 import threading
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -20,7 +21,14 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from datamover.backend.base import FileInfo, FileType, relative_path
+from datamover.backend.base import (
+    FileInfo,
+    FileType,
+    IntoMemory,
+    Ranges,
+    RangeStream,
+    relative_path,
+)
 from datamover.errors import (
     AccessDeniedError,
     BackendError,
@@ -86,7 +94,7 @@ class S3Backend:
                     f"{what} does not exist in {self.location}"
                 ) from exc
             raise BackendError(f"{what} failed at {self.location}: {code}") from exc
-        if isinstance(exc, BotoCoreError):
+        if isinstance(exc, BotoCoreError | OSError | http.client.HTTPException):
             raise BackendUnreachableError(f"{what} failed at {self.endpoint}: {exc}") from exc
         raise exc
 
@@ -164,8 +172,8 @@ class S3Backend:
             self._fail(exc, f"reading {key}")
 
     def load_ranges(
-        self, file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
-    ) -> Generator[bytes, None, None]:
+        self, file_type: FileType, name: str, ranges: Ranges, into: IntoMemory | None = None
+    ) -> RangeStream:
         key = self._key(file_type, name)
         position = ranges[0][0]
         end = ranges[-1][0] + ranges[-1][1]
@@ -176,12 +184,17 @@ class S3Backend:
         except (ClientError, BotoCoreError) as exc:
             self._fail(exc, f"reading {key}")
         body = response["Body"]
+        readinto = _direct_readinto(body)
         try:
             for offset, length in ranges:
                 _skip(body, offset - position)
-                yield _read(body, length)
+                buffer = None if into is None else into(length)
+                if buffer is None:
+                    yield _read(body, length)
+                else:
+                    yield _read_into(readinto, buffer[:length])
                 position = offset + length
-        except BotoCoreError as exc:
+        except (BotoCoreError, OSError, http.client.HTTPException) as exc:
             self._fail(exc, f"reading {key}")
         finally:
             body.close()
@@ -324,6 +337,32 @@ def _read(body: Any, length: int) -> bytes:
             break
         data += more
     return data
+
+
+def _direct_readinto(body: Any) -> Callable[[memoryview], int]:
+    """Where a response's body can be read into memory without a copy. botocore's and
+    urllib3's `readinto` read a new bytes object and copy it; the `http.client` response
+    beneath them reads from the socket into the memory given. Through it where botocore
+    and urllib3 have it (their usual layout: private, so looked for, not assumed); else
+    through botocore's."""
+    raw = getattr(getattr(body, "_raw_stream", None), "_fp", None)
+    if isinstance(raw, http.client.HTTPResponse) and not getattr(
+        body._raw_stream, "_decoder", None
+    ):
+        return raw.readinto
+    readinto: Callable[[memoryview], int] = body.readinto
+    return readinto
+
+
+def _read_into(readinto: Callable[[memoryview], int], buffer: memoryview) -> memoryview:
+    """`buffer` filled from a response, or its first bytes where the response ends."""
+    filled = 0
+    while filled < len(buffer):
+        got = readinto(buffer[filled:])
+        if not got:
+            break
+        filled += got
+    return buffer[:filled]
 
 
 def _skip(body: Any, length: int) -> None:

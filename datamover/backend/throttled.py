@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
-from datamover.backend.base import Backend, FileInfo, FileType
+from datamover.backend.base import Backend, FileInfo, FileType, IntoMemory, Ranges, RangeStream
 
 
 class RateLimiter:
@@ -79,9 +79,9 @@ class ThrottledBackend:
         return data
 
     def load_ranges(
-        self, file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
-    ) -> Generator[bytes, None, None]:
-        for data in self.inner.load_ranges(file_type, name, ranges):
+        self, file_type: FileType, name: str, ranges: Ranges, into: IntoMemory | None = None
+    ) -> RangeStream:
+        for data in self.inner.load_ranges(file_type, name, ranges, into):
             if self._download is not None:
                 self._download.take(len(data))
             yield data

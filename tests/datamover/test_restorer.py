@@ -314,10 +314,10 @@ def test_a_pack_is_read_in_one_request_unless_a_gap_of_megabytes_splits_it(
         load_ranges = repo.backend.load_ranges
 
         def counted(
-            file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
-        ) -> Generator[bytes, None, None]:
+            file_type: FileType, name: str, ranges: Sequence[tuple[int, int]], into: Any = None
+        ) -> Generator[bytes | memoryview, None, None]:
             requests.append(name)
-            return load_ranges(file_type, name, ranges)
+            return load_ranges(file_type, name, ranges, into)
 
         repo.backend.load_ranges = counted  # type: ignore[method-assign]
         whole = restore(repo, snapshot_id, str(tmp_path / "whole"), RestoreOptions())
@@ -359,11 +359,11 @@ def test_a_range_is_read_with_one_request_a_piece_at_a_time(
     load_ranges = repo.backend.load_ranges
 
     def recorded(
-        file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
-    ) -> Generator[bytes, None, None]:
+        file_type: FileType, name: str, ranges: Sequence[tuple[int, int]], into: Any = None
+    ) -> Generator[bytes | memoryview, None, None]:
         lengths: list[int] = []
         reads.append((name, list(ranges), lengths))
-        for data in load_ranges(file_type, name, ranges):
+        for data in load_ranges(file_type, name, ranges, into):
             lengths.append(len(data))
             yield data
 
@@ -406,9 +406,9 @@ def test_a_read_failing_midway_fails_the_files_of_the_pieces_left(
     load_ranges = repo.backend.load_ranges
 
     def cut_off(
-        file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
-    ) -> Generator[bytes, None, None]:
-        pieces = load_ranges(file_type, name, ranges)
+        file_type: FileType, name: str, ranges: Sequence[tuple[int, int]], into: Any = None
+    ) -> Generator[bytes | memoryview, None, None]:
+        pieces = load_ranges(file_type, name, ranges, into)
         yield next(pieces)
         yield next(pieces)
         raise BackendError("connection lost")
@@ -486,10 +486,10 @@ def _restore_in_small_hand_offs(
     load_ranges = repo.backend.load_ranges
 
     def counted(
-        file_type: FileType, name: str, ranges: Sequence[tuple[int, int]]
-    ) -> Generator[bytes, None, None]:
+        file_type: FileType, name: str, ranges: Sequence[tuple[int, int]], into: Any = None
+    ) -> Generator[bytes | memoryview, None, None]:
         requests.append(name)
-        return load_ranges(file_type, name, ranges)
+        return load_ranges(file_type, name, ranges, into)
 
     monkeypatch.setattr(repo.backend, "load_ranges", counted)
     monkeypatch.setattr(restorer, "_FLUSH_FILES", 4)
@@ -563,19 +563,28 @@ def test_a_read_only_file_is_written_and_finished_through_the_descriptor_that_cr
 def test_workers_get_their_pieces_through_shared_memory_or_their_pipes(
     tmp_path: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch, shared: bool
 ) -> None:
-    """A piece with blobs for the workers is put in memory they share, and a request says
-    where it is there; without such memory (no `memfd_create`, or no slot free) its bytes
-    go through the worker's pipe. The files are the same either way."""
+    """A piece is read into memory shared with the workers, and a request says where its
+    blobs are there; without such memory (no `memfd_create`, or no slot free) the piece is
+    read as bytes, which go through the worker's pipe. The files are the same either way."""
     if not shared:
         monkeypatch.setattr(SharedSlots, "create", classmethod(lambda cls, size, count: None))
+    read: list[type] = []
     sent: list[type] = []
-    submit = WorkerPool.submit
+    load_ranges, submit = repo.backend.load_ranges, WorkerPool.submit
 
-    def recorded(pool: WorkerPool, request: Any, callback: Any) -> None:
+    def loaded(
+        file_type: FileType, name: str, ranges: Sequence[tuple[int, int]], into: Any = None
+    ) -> Generator[bytes | memoryview, None, None]:
+        for data in load_ranges(file_type, name, ranges, into):
+            read.append(type(data))
+            yield data
+
+    def submitted(pool: WorkerPool, request: Any, callback: Any) -> None:
         sent.extend(type(data) for _, data in request[1])
         submit(pool, request, callback)
 
-    monkeypatch.setattr(WorkerPool, "submit", recorded)
+    monkeypatch.setattr(repo.backend, "load_ranges", loaded)
+    monkeypatch.setattr(WorkerPool, "submit", submitted)
     source = _random_files(tmp_path / "source", 200, (1, 6000), seed=7)
     snapshot_id = backup(repo, str(source), BackupOptions(chunker=SMALL_CHUNKS)).snapshot_id
 
@@ -583,6 +592,7 @@ def test_workers_get_their_pieces_through_shared_memory_or_their_pipes(
 
     assert result.ok and result.files == 200
     assert _tree_files(tmp_path / "target") == _tree_files(source)
+    assert read and set(read) == ({memoryview} if shared else {bytes})
     assert sent and set(sent) == ({SharedBytes} if shared else {pickle.PickleBuffer})
 
 

@@ -179,15 +179,21 @@ def test_listing_follows_every_page(s3: S3Info) -> None:
     assert [info.size for info in backend.list(FileType.SNAPSHOTS)] == [64] * 7
 
 
-def test_ranges_of_a_file_are_read_with_one_request(s3: S3Info) -> None:
-    """`load_ranges` asks once, from the first range to the end of the last, and drops the
-    bytes between; a range past the end is short; a missing file is said so."""
+def _saved_pack(s3: S3Info, size: int) -> tuple[S3Backend, str, bytes]:
+    """A backend on the bucket, and a data file of `size` random bytes saved there."""
     backend = open_backend(s3_repo_string(s3), access_key=s3.access_key, secret_key=s3.secret_key)
     assert isinstance(backend, S3Backend)
     backend.create_layout()
-    data = os.urandom(3_000_000)
+    data = os.urandom(size)
     name = hashlib.sha256(data).hexdigest()
     backend.save(FileType.DATA, name, data)
+    return backend, name, data
+
+
+def test_ranges_of_a_file_are_read_with_one_request(s3: S3Info) -> None:
+    """`load_ranges` asks once, from the first range to the end of the last, and drops the
+    bytes between; a range past the end is short; a missing file is said so."""
+    backend, name, data = _saved_pack(s3, 3_000_000)
     asked: list[str] = []
 
     def record(request: Any, **_: object) -> None:
@@ -201,6 +207,15 @@ def test_ranges_of_a_file_are_read_with_one_request(s3: S3Info) -> None:
     assert len(asked) == 1 and "bytes=10-3000089" in asked[0]
     with pytest.raises(FileNotFoundInBackendError):
         next(backend.load_ranges(FileType.DATA, "ab" * 32, [(0, 10)]))
+
+    # Into memory given for each range (read there, from the socket), or as bytes where
+    # none is: the second range here.
+    memory = bytearray(2_000_000)
+    given = iter([memoryview(memory)[:200], None, memoryview(memory)[1_000_000:]])
+    into = list(backend.load_ranges(FileType.DATA, name, ranges, lambda length: next(given)))
+    assert into == pieces and len(asked) == 3  # (the second asked for the missing file)
+    assert isinstance(into[0], memoryview) and isinstance(into[1], bytes)
+    assert memory[:100] == data[10:110] and memory[1_000_000:1_000_010] == data[2_999_990:]
 
 
 def test_packs_are_sent_in_one_piece(s3: S3Info, password: str) -> None:
@@ -352,3 +367,19 @@ def test_botocore_data_files_are_read_as_botocore_reads_them() -> None:
         assert expected is not None, name
         assert ours.load_file(os.path.join(data, name)) == expected, name
     assert ours.load_file(os.path.join(data, "no-such-file")) is None
+
+
+def test_a_connection_lost_while_reading_into_memory_is_a_backend_error(
+    s3: S3Info, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read beneath botocore (see `_direct_readinto`), a dropped connection is still said
+    as the backend's error, naming what was read."""
+    backend, name, _ = _saved_pack(s3, 100_000)
+
+    def dropped(response: http.client.HTTPResponse, buffer: Any) -> int:
+        raise ConnectionResetError("connection reset by peer")
+
+    monkeypatch.setattr(http.client.HTTPResponse, "readinto", dropped)
+    memory = memoryview(bytearray(1000))
+    with pytest.raises(BackendUnreachableError, match=f"reading .*{name}.*connection reset"):
+        list(backend.load_ranges(FileType.DATA, name, [(0, 1000)], lambda length: memory))

@@ -63,6 +63,11 @@ def test_throttled_backend_keeps_every_byte(tmp_path: Path) -> None:
     ranges = [(0, 3), (3, 2), (6, 10)]  # the last one past the end: short
     assert list(backend.load_ranges(FileType.DATA, "ab" * 32, ranges)) == [b"pay", b"lo", b"d"]
     assert list(backend.inner.load_ranges(FileType.DATA, "ab" * 32, ranges[1:])) == [b"lo", b"d"]
+    memory = bytearray(8)
+    views = iter([memoryview(memory)[:3], None, memoryview(memory)[3:]])
+    pieces = backend.load_ranges(FileType.DATA, "ab" * 32, ranges, lambda length: next(views))
+    assert [bytes(piece) for piece in pieces] == [b"pay", b"lo", b"d"]
+    assert memory == bytearray(b"payd\0\0\0\0")  # (read there by the local backend)
     assert backend.exists(FileType.DATA, "ab" * 32)
     assert [f.name for f in backend.list(FileType.DATA)] == ["ab" * 32]
     backend.remove(FileType.DATA, "ab" * 32)
