@@ -93,8 +93,8 @@ _PIECES_AHEAD = 2
 while a piece is being written."""
 _SHARED_SLOTS = 16
 """Pieces (of `_PIECE_SIZE`) the memory shared with the workers holds at most: one for each
-piece the default eight fetch threads may hold. With more threads, a piece for the workers
-that finds no free slot goes through a worker's pipe."""
+piece the default eight fetch threads may hold. With more threads, a piece that finds no
+slot free is read into new bytes, and what the workers need of it crosses their pipes."""
 _MAX_SPANS = 64
 """Pieces of a range sent to a worker (the runs of its one-blob files' blobs); more than
 that, and the worker gets the range from the first such blob to the last."""
