@@ -78,11 +78,14 @@ class SharedSlots:
 
     def close(self) -> None:
         """Close the memory (once the workers have exited); it is unmapped now, or when the
-        last view of it goes (one an error's traceback holds)."""
+        last view of it goes (one an error's traceback holds). Closing again does nothing."""
+        if self.fd < 0:
+            return
         self._view.release()
         with contextlib.suppress(BufferError):
             self._memory.close()
         os.close(self.fd)
+        self.fd = -1
 
 
 class SharedBytes(NamedTuple):
