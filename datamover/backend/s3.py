@@ -344,11 +344,10 @@ def _direct_readinto(body: Any) -> Callable[[memoryview], int]:
     urllib3's `readinto` read a new bytes object and copy it; the `http.client` response
     beneath them reads from the socket into the memory given. Through it where botocore
     and urllib3 have it (their usual layout: private, so looked for, not assumed); else
-    through botocore's."""
+    through botocore's. Both give the object's bytes as stored: botocore has urllib3 leave
+    a `Content-Encoding` undecoded."""
     raw = getattr(getattr(body, "_raw_stream", None), "_fp", None)
-    if isinstance(raw, http.client.HTTPResponse) and not getattr(
-        body._raw_stream, "_decoder", None
-    ):
+    if isinstance(raw, http.client.HTTPResponse):
         return raw.readinto
     readinto: Callable[[memoryview], int] = body.readinto
     return readinto

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import http.client
 import http.server
@@ -18,6 +19,7 @@ import pytest
 
 from datamover.backend import S3Backend, open_backend
 from datamover.backend.base import FileType
+from datamover.backend.s3 import _direct_readinto, _read_into
 from datamover.blobs import BlobType
 from datamover.errors import (
     AccessDeniedError,
@@ -383,3 +385,24 @@ def test_a_connection_lost_while_reading_into_memory_is_a_backend_error(
     memory = memoryview(bytearray(1000))
     with pytest.raises(BackendUnreachableError, match=f"reading .*{name}.*connection reset"):
         list(backend.load_ranges(FileType.DATA, name, [(0, 1000)], lambda length: memory))
+
+
+def test_a_body_read_beneath_botocore_is_what_botocore_reads(s3: S3Info) -> None:
+    """Read into given memory beneath botocore, a body is the object's bytes as stored, as
+    botocore reads them: also one sent with a `Content-Encoding`, which botocore has
+    urllib3 leave undecoded."""
+    backend, _, _ = _saved_pack(s3, 1000)
+    stored = gzip.compress(os.urandom(5000))
+    backend._client.put_object(
+        Bucket=backend.bucket, Key="encoded", Body=stored, ContentEncoding="gzip"
+    )
+    bodies = [backend._client.get_object(Bucket=backend.bucket, Key="encoded") for _ in "ab"]
+    try:
+        assert bodies[0]["ContentEncoding"] == "gzip"
+        direct = _direct_readinto(bodies[0]["Body"])
+        assert direct == bodies[0]["Body"]._raw_stream._fp.readinto  # (beneath botocore)
+        memory = memoryview(bytearray(len(stored)))
+        assert _read_into(direct, memory) == stored == bodies[1]["Body"].read()
+    finally:
+        for body in bodies:
+            body["Body"].close()
