@@ -47,9 +47,11 @@ def open_repository(
     create: bool = False,
     max_pending_packs: int = 4,
     bandwidth_limit_mib: int | None = None,
+    index_later: bool = False,
 ) -> Repository:
     """The location's repository; with `create`, initialise it when it does not exist yet.
-    `bandwidth_limit_mib` caps both writes and reads, in MiB/s."""
+    `bandwidth_limit_mib` caps both writes and reads, in MiB/s. `index_later`: the index is
+    read in the background (see `Repository.open`), as a restore wants it."""
     access, secret = _credentials(location)
     rate = bandwidth_limit_mib << 20 if bandwidth_limit_mib else None
     backend = open_backend(
@@ -65,7 +67,13 @@ def open_repository(
     # parent's trees from it). An unwritable cache only costs speed.
     cache = RepositoryCache(default_cache_dir(), location.repository())
     try:
-        return Repository.open(backend, password, max_pending_packs=max_pending_packs, cache=cache)
+        return Repository.open(
+            backend,
+            password,
+            max_pending_packs=max_pending_packs,
+            cache=cache,
+            index_later=index_later,
+        )
     except RepositoryNotFoundError:
         if not create:
             raise

@@ -268,8 +268,12 @@ class Repository:
         self._index = index
 
     def close(self) -> None:
-        """Stop the uploader threads (call `flush` first to keep what was saved)."""
+        """Stop the uploader threads (call `flush` first to keep what was saved), and wait
+        for an index still being read: no thread of a closed repository goes on using its
+        backend (an agent opens one for each volume it restores, for its whole life)."""
         self._uploader.shutdown(wait=True)
+        if self._index_loading is not None:
+            self._index_loading.exception()  # (what it raised was for `index` to raise)
 
     def __enter__(self) -> Repository:
         return self

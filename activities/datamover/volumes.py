@@ -133,8 +133,9 @@ class NodeActivities:
         started = time.monotonic()
         if inp.replace:
             empty_directory(target)
+        # The index is read while the restore takes its lock and starts its worker processes.
         with open_repository(
-            inp.storage_location, bandwidth_limit_mib=inp.bandwidth_limit_mib
+            inp.storage_location, bandwidth_limit_mib=inp.bandwidth_limit_mib, index_later=True
         ) as repo:
             result = when_unlocked(
                 COPY_LOCK_WAIT_SECONDS,

@@ -218,6 +218,29 @@ def test_an_index_being_read_is_pending_until_read(
     assert not repo.index_pending  # (read when it was opened)
 
 
+def test_closing_waits_for_an_index_still_being_read(
+    repo: Repository, repo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No thread of a closed repository goes on reading from its backend."""
+    reading, read = threading.Event(), threading.Event()
+    load = MasterIndex.load
+
+    def held(index: MasterIndex, *args: Any, **kwargs: Any) -> None:
+        reading.wait(timeout=10)
+        load(index, *args, **kwargs)
+        read.set()
+
+    monkeypatch.setattr(MasterIndex, "load", held)
+    later = Repository.open(LocalBackend(repo_dir), PASSWORD, index_later=True)
+    closing = threading.Thread(target=later.close)
+    closing.start()
+    closing.join(timeout=0.3)
+    assert closing.is_alive()  # waiting for the index
+    reading.set()
+    closing.join(timeout=10)
+    assert not closing.is_alive() and read.is_set()
+
+
 @pytest.mark.parametrize(
     ("n", "said"), [(1000, "power of two"), (2**40, "at most 1024 MiB")], ids=["not 2^k", "huge"]
 )
