@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 import pytest
+import urllib3.util.connection
 
 from datamover.backend import S3Backend, open_backend
 from datamover.backend.base import FileType
@@ -369,6 +370,40 @@ def test_botocore_data_files_are_read_as_botocore_reads_them() -> None:
         assert expected is not None, name
         assert ours.load_file(os.path.join(data, name)) == expected, name
     assert ours.load_file(os.path.join(data, "no-such-file")) is None
+
+
+def test_ranges_read_to_their_end_leave_the_connection_open_for_the_next(
+    s3: S3Info, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ranges read into memory (beneath urllib3) or as bytes give their connection back once
+    read to the end; one closed with bytes unread does not, and the next request gets its
+    own bytes on a new connection."""
+    backend, name, data = _saved_pack(s3, 1_000_000)
+    opened: list[object] = []
+    connect = urllib3.util.connection.create_connection
+
+    def counted(*args: Any, **kwargs: Any) -> socket.socket:
+        opened.append(args[0])
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", counted)
+    memory = memoryview(bytearray(2000))
+    ranges = [(0, 1000), (500_000, 1000)]
+    for _ in range(5):
+        into = backend.load_ranges(FileType.DATA, name, ranges, lambda length: memory[:length])
+        assert [bytes(piece) for piece in into] == [data[:1000], data[500_000:501_000]]
+        assert list(backend.load_ranges(FileType.DATA, name, ranges)) == [
+            data[:1000],
+            data[500_000:501_000],
+        ]
+    assert len(opened) <= 1  # (the upload's connection, or a first one)
+
+    before = len(opened)
+    unread = backend.load_ranges(FileType.DATA, name, [(0, 10), (900_000, 10)])
+    assert next(unread) == data[:10]
+    unread.close()
+    assert backend.load(FileType.DATA, name, 999_990) == data[999_990:]
+    assert len(opened) == before + 1
 
 
 def test_a_connection_lost_while_reading_into_memory_is_a_backend_error(
