@@ -194,10 +194,10 @@ class S3Backend:
                 else:
                     yield _read_into(readinto, buffer[:length])
                 position = offset + length
+            _keep_connection_if_read(body)
         except (BotoCoreError, OSError, http.client.HTTPException) as exc:
             self._fail(exc, f"reading {key}")
         finally:
-            _keep_connection_if_read(body)
             body.close()
 
     def stat(self, file_type: FileType, name: str) -> FileInfo:
@@ -343,15 +343,21 @@ def _read(body: Any, length: int) -> bytes:
 def _direct_readinto(body: Any) -> Callable[[memoryview], int]:
     """Where a response's body can be read into memory without a copy. botocore's and
     urllib3's `readinto` read a new bytes object and copy it; the `http.client` response
-    beneath them reads from the socket into the memory given. Through it where botocore
-    and urllib3 have it (their usual layout: private, so looked for, not assumed); else
-    through botocore's. Both give the object's bytes as stored: botocore has urllib3 leave
-    a `Content-Encoding` undecoded."""
-    raw = getattr(getattr(body, "_raw_stream", None), "_fp", None)
-    if isinstance(raw, http.client.HTTPResponse):
+    beneath them reads from the socket into the memory given. Through it where
+    `_response_beneath` finds it; else through botocore's. Both give the object's bytes as
+    stored: botocore has urllib3 leave a `Content-Encoding` undecoded."""
+    raw = _response_beneath(body)
+    if raw is not None:
         return raw.readinto
     readinto: Callable[[memoryview], int] = body.readinto
     return readinto
+
+
+def _response_beneath(body: Any) -> http.client.HTTPResponse | None:
+    """The `http.client` response beneath botocore's body and urllib3's response, where
+    they keep it (private: looked for, not assumed)."""
+    raw = getattr(getattr(body, "_raw_stream", None), "_fp", None)
+    return raw if isinstance(raw, http.client.HTTPResponse) else None
 
 
 def _keep_connection_if_read(body: Any) -> None:
@@ -359,12 +365,12 @@ def _keep_connection_if_read(body: Any) -> None:
     beneath urllib3 (see `_direct_readinto`). urllib3 does so itself only when it read the
     end; else closing the body closes the connection, and every range read opened a new
     one: a TCP connection each from SeaweedFS (53 for the 1 GiB benchmark's restore, 9
-    now), a TLS handshake each from S3 over https. A body left unread keeps its connection
-    out of the pool: closed, it is never reused with bytes still in it."""
-    stream = getattr(body, "_raw_stream", None)
-    raw = getattr(stream, "_fp", None)
-    release = getattr(stream, "release_conn", None)
-    if isinstance(raw, http.client.HTTPResponse) and raw.isclosed() and callable(release):
+    now), a TLS handshake each from S3 over https. Called once every range was read: a
+    body left unread (or broken off) keeps its connection out of the pool, to be closed,
+    never reused with bytes still in it."""
+    raw = _response_beneath(body)
+    release = getattr(getattr(body, "_raw_stream", None), "release_conn", None)
+    if raw is not None and raw.isclosed() and callable(release):
         release()
 
 
